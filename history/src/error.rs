@@ -1,0 +1,58 @@
+//! [`Error`]: what the `history` API reports.
+
+use std::time::Duration;
+
+use crate::store::StoreError;
+
+/// Everything that can go wrong in the `history` API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value broke a rule: the field and the limit are named.
+    #[error("invalid `{field}`: {reason}")]
+    Invalid {
+        /// The field, e.g. `operation` or `labels key`.
+        field: String,
+        /// What is wrong and what the limit is.
+        reason: String,
+    },
+    /// The store failed.
+    #[error("store error: {0}")]
+    Store(#[from] StoreError),
+    /// The recorder has been shut down; nothing more can be recorded through it.
+    #[error("the recorder is shut down")]
+    Closed,
+    /// The queue was full and the recorder's overflow policy drops new events (it counts them).
+    #[error("the recorder's queue is full ({capacity} events); the event was dropped")]
+    QueueFull {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// Events were given up on after the store kept failing.
+    #[error("{count} event(s) could not be written: {last_error}")]
+    Lost {
+        /// How many events.
+        count: u64,
+        /// The store's last error.
+        last_error: String,
+    },
+    /// A wait ran past its deadline.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// A default recorder is already installed for this process.
+    #[error("a default recorder is already installed for this process")]
+    AlreadyInitialized,
+    /// An I/O error (starting the writer thread, files).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// An [`Error::Invalid`] for `field`.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}

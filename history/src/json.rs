@@ -1,0 +1,174 @@
+//! [`Json`]: a captured JSON document kept as text.
+//!
+//! Parameters and results are captured on the hot path of an annotated call. Building a
+//! `serde_json::Value` tree costs several allocations per field; serializing straight to text is
+//! far cheaper, and text is what every store writes anyway. `Json` holds that text (always a
+//! valid JSON document, by construction) behind an `Arc`, so the in-progress and the final event
+//! of one call share it without copying.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A valid JSON document stored as text.
+///
+/// Create one from any `Serialize` value ([`Json::from_serialize`]), from a
+/// [`serde_json::Value`] (`From`), or by parsing text ([`Json::parse`]). Read it as text
+/// ([`Json::as_str`]) or as a tree ([`Json::to_value`]).
+///
+/// ```
+/// use history::Json;
+/// let j = Json::from_serialize(&serde_json::json!({"name": "my-vm"})).unwrap();
+/// assert_eq!(j.as_str(), r#"{"name":"my-vm"}"#);
+/// assert_eq!(j.to_value()["name"], "my-vm");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Json(Arc<str>);
+
+impl Json {
+    /// Serializes `value` to JSON text.
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Json, serde_json::Error> {
+        serde_json::to_string(value).map(|s| Json(s.into()))
+    }
+
+    /// Parses `text`, keeping it as given when it is a valid JSON document.
+    pub fn parse(text: impl Into<String>) -> Result<Json, serde_json::Error> {
+        let text = text.into();
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
+        Ok(Json(text.into()))
+    }
+
+    /// Wraps text the caller guarantees is one valid JSON document (the capture runtime writes
+    /// it with `serde_json`). Not public: a wrong call would break the type's invariant.
+    #[allow(dead_code)] // used by the capture runtime in `__private`
+    pub(crate) fn from_trusted(text: String) -> Json {
+        debug_assert!(
+            serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok(),
+            "{text}"
+        );
+        Json(text.into())
+    }
+
+    /// `{}`: the parameters of a call that has none.
+    pub fn empty_object() -> Json {
+        Json(Arc::from("{}"))
+    }
+
+    /// `null`.
+    pub fn null() -> Json {
+        Json(Arc::from("null"))
+    }
+
+    /// A JSON string holding `text`.
+    pub fn string(text: &str) -> Json {
+        // Serializing a &str cannot fail.
+        Json::from_serialize(text).unwrap_or_else(|_| Json::null())
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses the text into a [`serde_json::Value`] tree.
+    pub fn to_value(&self) -> serde_json::Value {
+        // The invariant makes this infallible; fall back to Null rather than panic.
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Deserializes the text into `T`.
+    pub fn deserialize<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+
+    /// Length of the text in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty (never, for a valid document; provided for symmetry).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Default for Json {
+    fn default() -> Self {
+        Json::empty_object()
+    }
+}
+
+impl From<serde_json::Value> for Json {
+    fn from(value: serde_json::Value) -> Self {
+        Json(value.to_string().into())
+    }
+}
+
+impl From<&Json> for serde_json::Value {
+    fn from(json: &Json) -> Self {
+        json.to_value()
+    }
+}
+
+impl PartialEq<serde_json::Value> for Json {
+    fn eq(&self, other: &serde_json::Value) -> bool {
+        self.to_value() == *other
+    }
+}
+
+impl fmt::Debug for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Json {
+    /// Emits the document itself (not a string holding it), for any serde format: the text is
+    /// streamed through `serde_transcode`, so no tree is built.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut de = serde_json::Deserializer::from_str(&self.0);
+        serde_transcode::transcode(&mut de, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(Json::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn serializes_as_embedded_document() {
+        let j = Json::from(json!({"a": [1, 2, {"b": null}]}));
+        let outer = serde_json::to_string(&json!({"x": 1})).unwrap();
+        assert_eq!(outer, r#"{"x":1}"#);
+        let wrapped = serde_json::to_value(vec![j.clone()]).unwrap();
+        assert_eq!(wrapped, json!([{"a": [1, 2, {"b": null}]}]));
+        let back: Json = serde_json::from_value(wrapped[0].clone()).unwrap();
+        assert_eq!(back, j);
+    }
+
+    #[test]
+    fn parse_rejects_invalid_text() {
+        assert!(Json::parse("{\"a\":").is_err());
+        assert!(Json::parse("1 2").is_err());
+        assert_eq!(Json::parse(" [1] ").unwrap().to_value(), json!([1]));
+    }
+
+    #[test]
+    fn string_escapes() {
+        assert_eq!(Json::string("a\"b").as_str(), r#""a\"b""#);
+    }
+}

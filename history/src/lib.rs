@@ -1,0 +1,50 @@
+//! # history
+//!
+//! A durable, searchable history of operations. Put one attribute on a function and every call
+//! of it is recorded as an [`Event`]: who ran it, on what, with which inputs, what it returned,
+//! what failed and why, and how long it took.
+//!
+//! - [`event`]: the data model — [`Event`], [`EventType`], [`EventStatus`], [`ErrorInfo`].
+//! - [`store`]: where events are kept — the [`HistoryStore`] trait, [`Query`] and [`Page`],
+//!   and the reference [`MemoryStore`]. The embedded default is `history_sqlite::SqliteStore`.
+//! - [`recorder`]: the [`Recorder`] that takes events off the caller's thread and writes them
+//!   in batches; [`init`] and [`set_default`] choose the one annotated functions use.
+//!
+//! ```
+//! use history::{Event, EventStatus, EventType, MemoryStore, Query, Recorder};
+//!
+//! let recorder = Recorder::new(MemoryStore::new())?;
+//! let event = Event::builder(EventType::VmCreate, "vm_service::create")
+//!     .user_id(1)
+//!     .vm_id(2)
+//!     .status(EventStatus::Success)
+//!     .build()?;
+//! recorder.record(event)?;
+//! recorder.flush()?;
+//! let page = recorder.store().query(&Query::new().user_id(1))?;
+//! assert_eq!(page.items.len(), 1);
+//! # Ok::<(), history::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod event;
+pub mod recorder;
+pub mod store;
+
+mod error;
+mod global;
+mod json;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use error::Error;
+pub use event::{
+    now, ErrorInfo, Event, EventBuilder, EventId, EventStatus, EventType, SubjectId,
+    TerraformStatus,
+};
+pub use global::{current, init, set_default, with_default, DefaultGuard, ScopedGuard};
+pub use json::Json;
+pub use recorder::{Overflow, Recorder, RecorderBuilder, RecorderStats};
+pub use store::{Cursor, HistoryStore, MemoryStore, Order, Page, Query, StoreError};

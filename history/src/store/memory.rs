@@ -1,0 +1,88 @@
+//! [`MemoryStore`]: the reference store, kept in memory.
+
+use std::collections::HashMap;
+
+use parking_lot::RwLock;
+
+use crate::event::{Event, EventId};
+use crate::store::{Cursor, HistoryStore, Order, Page, Query, StoreError};
+
+/// Keeps events in memory. The reference implementation of [`HistoryStore`]: simple enough
+/// to be obviously right, used by tests and prototypes. Queries scan every event.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    events: RwLock<HashMap<EventId, Event>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// How many events are stored.
+    pub fn len(&self) -> usize {
+        self.events.read().len()
+    }
+
+    /// Whether no event is stored.
+    pub fn is_empty(&self) -> bool {
+        self.events.read().is_empty()
+    }
+
+    /// Every stored event, oldest first.
+    pub fn all(&self) -> Vec<Event> {
+        let mut v: Vec<Event> = self.events.read().values().cloned().collect();
+        v.sort_by_key(|e| (e.started_at, e.id));
+        v
+    }
+}
+
+impl HistoryStore for MemoryStore {
+    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+        let mut events = self.events.write();
+        for e in batch {
+            events.insert(e.id, e.clone());
+        }
+        Ok(())
+    }
+
+    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        Ok(self.events.read().get(&id).cloned())
+    }
+
+    fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
+        query.validate()?;
+        let events = self.events.read();
+        let mut matching: Vec<&Event> = events.values().filter(|e| query.matches(e)).collect();
+        let total = query.with_total.then_some(matching.len() as u64);
+        matching.retain(|e| query.is_after_cursor(e));
+        match query.order {
+            Order::NewestFirst => {
+                matching.sort_by(|a, b| (b.started_at, b.id).cmp(&(a.started_at, a.id)))
+            }
+            Order::OldestFirst => matching.sort_by_key(|e| (e.started_at, e.id)),
+        }
+        let more = matching.len() > query.limit;
+        let items: Vec<Event> = matching.into_iter().take(query.limit).cloned().collect();
+        let next_cursor = if more {
+            items.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Ok(Page {
+            items,
+            next_cursor,
+            total,
+        })
+    }
+
+    fn count(&self, query: &Query) -> Result<u64, StoreError> {
+        Ok(self
+            .events
+            .read()
+            .values()
+            .filter(|e| query.matches(e))
+            .count() as u64)
+    }
+}

@@ -1,0 +1,91 @@
+//! Where events are kept: the [`HistoryStore`] trait every backend implements.
+
+mod memory;
+mod query;
+
+use std::sync::Arc;
+
+pub use memory::MemoryStore;
+pub use query::{Cursor, Order, Page, Query, DEFAULT_LIMIT, MAX_LIMIT};
+
+use crate::event::{Event, EventId};
+
+/// A boxed error from a backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A storage backend for events.
+///
+/// Synchronous and object-safe on purpose: writes happen on the recorder's own thread, and
+/// async callers offload queries. Every backend passes the conformance suite
+/// (`history::conformance`, feature `conformance`), of which [`MemoryStore`] is the reference.
+pub trait HistoryStore: Send + Sync + 'static {
+    /// Writes `batch` atomically (one transaction). Upserts by id: writing an event whose id
+    /// is stored replaces it, so writing the same batch twice stores it once. When one id
+    /// appears more than once in a batch, the last one wins.
+    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError>;
+
+    /// The event with this id, if stored.
+    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError>;
+
+    /// One page of the events that match `query`, in its order, with a cursor for the next.
+    fn query(&self, query: &Query) -> Result<Page<Event>, StoreError>;
+
+    /// How many events match `query`'s filters (its order, limit and cursor are ignored).
+    fn count(&self, query: &Query) -> Result<u64, StoreError>;
+}
+
+impl<S: HistoryStore + ?Sized> HistoryStore for Arc<S> {
+    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+        (**self).write_batch(batch)
+    }
+    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        (**self).get(id)
+    }
+    fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
+        (**self).query(query)
+    }
+    fn count(&self, query: &Query) -> Result<u64, StoreError> {
+        (**self).count(query)
+    }
+}
+
+impl<S: HistoryStore + ?Sized> HistoryStore for Box<S> {
+    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+        (**self).write_batch(batch)
+    }
+    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        (**self).get(id)
+    }
+    fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
+        (**self).query(query)
+    }
+    fn count(&self, query: &Query) -> Result<u64, StoreError> {
+        (**self).count(query)
+    }
+}
+
+/// What a store reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached or is busy right now; the same call may succeed later
+    /// (the recorder retries these).
+    #[error("store unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// The query (or its cursor) is not valid.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// Stored data could not be read back.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// Any other backend failure.
+    #[error("{0}")]
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    /// Whether retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
