@@ -391,7 +391,7 @@ mod duration_seconds {
         let secs = Option::<f64>::deserialize(d)?;
         match secs {
             None => Ok(None),
-            Some(s) if s.is_finite() && s >= 0.0 && s < 1e12 => {
+            Some(s) if (0.0..1e12).contains(&s) => {
                 Ok(Some(Duration::from_micros((s * 1e6).round() as u64)))
             }
             Some(s) => Err(serde::de::Error::custom(format!(

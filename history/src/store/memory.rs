@@ -58,9 +58,7 @@ impl HistoryStore for MemoryStore {
         let total = query.with_total.then_some(matching.len() as u64);
         matching.retain(|e| query.is_after_cursor(e));
         match query.order {
-            Order::NewestFirst => {
-                matching.sort_by(|a, b| (b.started_at, b.id).cmp(&(a.started_at, a.id)))
-            }
+            Order::NewestFirst => matching.sort_by_key(|e| std::cmp::Reverse((e.started_at, e.id))),
             Order::OldestFirst => matching.sort_by_key(|e| (e.started_at, e.id)),
         }
         let more = matching.len() > query.limit;
