@@ -32,6 +32,9 @@ pub mod event;
 pub mod recorder;
 pub mod store;
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
 mod error;
 mod global;
 mod json;

@@ -1,0 +1,244 @@
+//! The schema, its versions, and opening a file safely: a file that is not a history database
+//! (not SQLite, another application's, or from a newer version) is refused before anything is
+//! written to it.
+
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::SqliteError;
+
+/// `PRAGMA application_id` of a history database ("HIST").
+pub const APPLICATION_ID: i32 = 0x4849_5354;
+
+/// The schema version this library writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Migration `i` takes a database from version `i` to `i + 1`. Each runs in the one
+/// transaction that opens the database; never edit a released migration, add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, one row per event id.
+    //
+    // Times and durations are integer microseconds; ids are 16-byte blobs (UUID bytes, which
+    // sort like the ids). Subject ids have no declared type, so integers stay integers and
+    // text stays text (1 and "1" are different subjects). Columns that filters use are
+    // columns; the rest is JSON text. Every index costs write speed, so only the lookups that
+    // must be fast have one: the time order (every page, keyset cursor), a user's or a VM's
+    // events in time order, and the sparse tree/correlation ids (partial indexes cost nothing
+    // for events without them).
+    r#"
+    CREATE TABLE events (
+        id               BLOB    NOT NULL PRIMARY KEY,
+        started_at       INTEGER NOT NULL,
+        event_type       TEXT    NOT NULL,
+        status           TEXT    NOT NULL,
+        finished_at      INTEGER,
+        duration_us      INTEGER,
+        operation        TEXT    NOT NULL,
+        user_id,
+        vm_id,
+        credential_id,
+        organization_id,
+        parent_id        BLOB,
+        trace_id         BLOB,
+        correlation_id   TEXT,
+        labels           TEXT,
+        parameters       TEXT    NOT NULL,
+        result           TEXT,
+        error            TEXT,
+        terraform_status TEXT,
+        execution        TEXT
+    );
+    CREATE INDEX events_by_time ON events (started_at, id);
+    CREATE INDEX events_by_user ON events (user_id, started_at, id) WHERE user_id IS NOT NULL;
+    CREATE INDEX events_by_vm ON events (vm_id, started_at, id) WHERE vm_id IS NOT NULL;
+    CREATE INDEX events_by_trace ON events (trace_id) WHERE trace_id IS NOT NULL;
+    CREATE INDEX events_by_parent ON events (parent_id) WHERE parent_id IS NOT NULL;
+    CREATE INDEX events_by_correlation ON events (correlation_id)
+        WHERE correlation_id IS NOT NULL;
+    "#,
+];
+
+/// Creates the file (mode 0600) when missing, checks what it holds without writing to it,
+/// then brings its schema to [`SCHEMA_VERSION`] in one transaction.
+pub(crate) fn open_write_connection(path: &Path) -> Result<Connection, SqliteError> {
+    if path.is_dir() {
+        return Err(SqliteError::IsDirectory {
+            path: path.to_owned(),
+        });
+    }
+    create_private(path)?;
+    check_header(path)?;
+    let conn = connect(path)?;
+    let what = inspect(&conn, path)?;
+    if what == Found::Fresh {
+        // Must precede the first table; stored in the header.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    migrate(&conn, path)?;
+    Ok(conn)
+}
+
+/// A connection for reads only.
+pub(crate) fn open_read_connection(path: &Path) -> Result<Connection, SqliteError> {
+    let conn = connect(path)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
+fn connect(path: &Path) -> Result<Connection, SqliteError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| SqliteError::CannotOpen {
+        path: path.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    let setup = || -> rusqlite::Result<()> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", -16_000) // 16 MB
+    };
+    setup().map_err(|e| not_a_database(e, path))?;
+    Ok(conn)
+}
+
+/// Creates `path` with mode 0600 if it does not exist (history holds sensitive data). SQLite
+/// gives its `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> Result<(), SqliteError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(SqliteError::CannotOpen {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// A non-empty file must start with SQLite's magic header.
+fn check_header(path: &Path) -> Result<(), SqliteError> {
+    let mut file = std::fs::File::open(path).map_err(|source| SqliteError::CannotOpen {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut header = [0u8; 16];
+    let mut read = 0;
+    while read < header.len() {
+        match file.read(&mut header[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(source) => {
+                return Err(SqliteError::CannotOpen {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+    if read == 0 || &header[..read] == b"SQLite format 3\0" {
+        return Ok(());
+    }
+    Err(SqliteError::NotADatabase {
+        path: path.to_owned(),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Found {
+    Fresh,
+    History,
+}
+
+/// SQLite's "not a database" and "malformed" as [`SqliteError::NotADatabase`].
+fn not_a_database(e: rusqlite::Error, path: &Path) -> SqliteError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            SqliteError::NotADatabase {
+                path: path.to_owned(),
+            }
+        }
+        _ => SqliteError::Sqlite(e),
+    }
+}
+
+/// Reads the file's identity without writing: fresh, ours, or refused.
+fn inspect(conn: &Connection, path: &Path) -> Result<Found, SqliteError> {
+    let not_db = |e| not_a_database(e, path);
+    let tables: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .map_err(not_db)?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(not_db)?;
+        rows.collect::<Result<_, _>>().map_err(not_db)?
+    };
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(not_db)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(not_db)?;
+    if app_id == 0 && tables.is_empty() && version == 0 {
+        return Ok(Found::Fresh);
+    }
+    if app_id != APPLICATION_ID {
+        let mut listed: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+        if tables.len() > 5 {
+            listed.push("…");
+        }
+        return Err(SqliteError::ForeignDatabase {
+            path: path.to_owned(),
+            tables: if listed.is_empty() {
+                format!("none, application_id {app_id:#x}")
+            } else {
+                listed.join(", ")
+            },
+        });
+    }
+    check_not_newer(version, path)?;
+    Ok(Found::History)
+}
+
+fn check_not_newer(version: i64, path: &Path) -> Result<(), SqliteError> {
+    if version > SCHEMA_VERSION {
+        return Err(SqliteError::NewerSchema {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Applies the missing migrations in one transaction (another process may be doing the same:
+/// the version is read again under the write lock).
+fn migrate(conn: &Connection, path: &Path) -> Result<(), SqliteError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    check_not_newer(version, path)?;
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", from as i64 + 1)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(())
+}

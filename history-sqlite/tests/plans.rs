@@ -1,0 +1,52 @@
+//! Query plans stay on the indexes after `ANALYZE` (the row-value keyset form does not).
+
+use history::conformance::sample_events;
+use history::{EventStatus, HistoryStore, Query};
+use history_sqlite::SqliteStore;
+
+fn analyzed_store(dir: &tempfile::TempDir) -> SqliteStore {
+    let store = SqliteStore::open(dir.path().join("h.db")).unwrap();
+    let data = sample_events(3000, 11);
+    store.write_batch(&data).unwrap();
+    store.analyze().unwrap();
+    store
+}
+
+fn assert_index(store: &SqliteStore, q: &Query, index: &str) {
+    let plan = store.explain(q).unwrap().join("\n");
+    assert!(plan.contains(&format!("INDEX {index}")), "{q:?}:\n{plan}");
+    assert!(
+        !plan.contains("TEMP B-TREE"),
+        "sorts instead of walking the index:\n{plan}"
+    );
+}
+
+#[test]
+fn cursor_pages_walk_the_time_index_after_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = analyzed_store(&dir);
+    let first = store.query(&Query::new().limit(50)).unwrap();
+    let cursor = first.next_cursor.unwrap();
+    for q in [
+        Query::new().limit(50).after(cursor),
+        Query::new().limit(50).after(cursor).oldest_first(),
+        Query::new()
+            .status(EventStatus::Failed)
+            .limit(50)
+            .after(cursor),
+    ] {
+        assert_index(&store, &q, "events_by_time");
+    }
+}
+
+#[test]
+fn a_users_events_use_the_user_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = analyzed_store(&dir);
+    let first = store.query(&Query::new().user_id(2).limit(5)).unwrap();
+    let q = Query::new()
+        .user_id(2)
+        .limit(5)
+        .after(first.next_cursor.unwrap());
+    assert_index(&store, &q, "events_by_user");
+}
