@@ -24,7 +24,7 @@ fn a_new_file_is_created_private_with_the_schema_and_reopens() {
     let e = event();
     {
         let store = SqliteStore::open(&path).unwrap();
-        store.write_batch(&[e.clone()]).unwrap();
+        store.write_batch(std::slice::from_ref(&e)).unwrap();
     }
     #[cfg(unix)]
     {
