@@ -36,6 +36,13 @@ pub enum Error {
         /// The store's last error.
         last_error: String,
     },
+    /// [`Recorder::shutdown_timeout`](crate::Recorder::shutdown_timeout) ran past its deadline
+    /// with events not yet durable.
+    #[error("{count} recorded event(s) were not yet written when the shutdown deadline passed")]
+    Unwritten {
+        /// How many events.
+        count: u64,
+    },
     /// A wait ran past its deadline.
     #[error("timed out after {0:?}")]
     Timeout(Duration),

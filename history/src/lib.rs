@@ -49,5 +49,5 @@ pub use event::{
 };
 pub use global::{current, init, set_default, with_default, DefaultGuard, ScopedGuard};
 pub use json::Json;
-pub use recorder::{Overflow, Recorder, RecorderBuilder, RecorderStats};
+pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};
 pub use store::{Cursor, HistoryStore, MemoryStore, Order, Page, Query, StoreError};

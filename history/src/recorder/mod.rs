@@ -1,9 +1,14 @@
 //! [`Recorder`]: takes events from the instrumented code and writes them in batches.
 //!
-//! The caller only validates and enqueues (no I/O, no lock held across I/O); a writer thread
-//! takes whole batches off the queue and writes each in one store transaction.
+//! The caller only validates and enqueues (no I/O, no lock held across I/O, no wake-up per
+//! event); a writer thread takes whole batches off the queue and writes each in one store
+//! transaction. While the store fails, batches are retried with backoff, then kept in an
+//! fsync'd spill file and replayed in order once it works again. Nothing recorded is dropped
+//! silently: what cannot be kept is counted and reported by [`Recorder::flush`].
 
+mod builder;
 mod queue;
+mod spill;
 mod writer;
 
 use std::fmt;
@@ -14,124 +19,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::event::Event;
+use crate::event::{Event, EventType};
 use crate::store::HistoryStore;
 use crate::Error;
 
+pub use builder::{Durability, Overflow, RecorderBuilder};
 use queue::Shared;
-
-/// What [`Recorder::record`] does when the queue is full.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Overflow {
-    /// Wait until the writer makes room (the default: nothing is lost).
-    #[default]
-    Block,
-    /// Drop the new event, count it ([`RecorderStats::dropped`]) and return
-    /// [`Error::QueueFull`].
-    DropNewest,
-}
-
-/// Settings of a [`Recorder`]; start from [`Recorder::builder`].
-#[derive(Clone, Debug)]
-#[must_use = "call .build(store) to start the recorder"]
-pub struct RecorderBuilder {
-    capacity: usize,
-    batch_size: usize,
-    flush_interval: Duration,
-    overflow: Overflow,
-    max_retries: u32,
-    thread_name: String,
-}
-
-impl Default for RecorderBuilder {
-    fn default() -> Self {
-        RecorderBuilder {
-            capacity: 16_384,
-            batch_size: 1_024,
-            flush_interval: Duration::from_millis(50),
-            overflow: Overflow::Block,
-            max_retries: 8,
-            thread_name: "history-writer".into(),
-        }
-    }
-}
-
-impl RecorderBuilder {
-    /// How many events may wait in the queue (default 16,384).
-    pub fn capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity;
-        self
-    }
-    /// Wake the writer once this many events wait (default 1,024).
-    pub fn batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size;
-        self
-    }
-    /// The longest an event waits in the queue before the writer takes it (default 50 ms, so
-    /// an event is durable within about 100 ms).
-    pub fn flush_interval(mut self, interval: Duration) -> Self {
-        self.flush_interval = interval;
-        self
-    }
-    /// What to do when the queue is full (default: block).
-    pub fn overflow(mut self, overflow: Overflow) -> Self {
-        self.overflow = overflow;
-        self
-    }
-    /// How often a failing batch is retried, with backoff, before it is given up and counted
-    /// as lost (default 8, about 5 s in all).
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
-        self
-    }
-    /// The writer thread's name (default `history-writer`).
-    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
-        self.thread_name = name.into();
-        self
-    }
-
-    /// Starts the writer thread over `store`.
-    pub fn build<S: HistoryStore>(self, store: S) -> Result<Recorder, Error> {
-        self.build_shared(Arc::new(store))
-    }
-
-    /// Starts the writer thread over a store that is shared with other code.
-    pub fn build_shared(self, store: Arc<dyn HistoryStore>) -> Result<Recorder, Error> {
-        if self.capacity == 0 {
-            return Err(Error::invalid("capacity", "must be at least 1 (got 0)"));
-        }
-        if self.batch_size == 0 || self.batch_size > self.capacity {
-            return Err(Error::invalid(
-                "batch_size",
-                format!(
-                    "must be 1 to capacity ({}) (got {})",
-                    self.capacity, self.batch_size
-                ),
-            ));
-        }
-        if self.flush_interval.is_zero() {
-            return Err(Error::invalid("flush_interval", "must be longer than zero"));
-        }
-        let shared = Arc::new(Shared::new(self.capacity, self.batch_size, self.overflow));
-        let writer = writer::Writer {
-            shared: shared.clone(),
-            store: store.clone(),
-            flush_interval: self.flush_interval,
-            max_retries: self.max_retries,
-        };
-        let thread = std::thread::Builder::new()
-            .name(self.thread_name)
-            .spawn(move || writer.run())?;
-        Ok(Recorder {
-            inner: Arc::new(Inner {
-                shared,
-                store,
-                thread: Mutex::new(Some(thread)),
-            }),
-        })
-    }
-}
 
 /// Records events into a store, off the caller's thread.
 ///
@@ -155,6 +48,8 @@ pub struct Recorder {
 struct Inner {
     shared: Arc<Shared>,
     store: Arc<dyn HistoryStore>,
+    sync_types: Vec<EventType>,
+    drop_timeout: Duration,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -164,16 +59,25 @@ struct Inner {
 pub struct RecorderStats {
     /// Events accepted into the queue.
     pub recorded: u64,
-    /// Events written to the store (after merging records that share an id).
+    /// Events written to the store (after merging records that share an id), replayed ones
+    /// included.
     pub written: u64,
     /// Events dropped because the queue was full ([`Overflow::DropNewest`]).
     pub dropped: u64,
-    /// Events given up on because the store kept failing.
+    /// Times a caller waited for room in a full queue ([`Overflow::Block`]).
+    pub blocked: u64,
+    /// Events given up on: the store refused them for good, or kept failing with no spill file.
     pub lost: u64,
-    /// Failed write attempts (each retried or given up).
+    /// Failed write attempts (each retried, spilled, split or given up).
     pub write_errors: u64,
     /// Batches written.
     pub batches: u64,
+    /// Events put in the spill file while the store was failing.
+    pub spilled: u64,
+    /// Events moved from the spill file into the store.
+    pub replayed: u64,
+    /// Events in the spill file now, waiting for the store.
+    pub spill_pending: u64,
     /// Events waiting in the queue now.
     pub queued: u64,
 }
@@ -191,36 +95,80 @@ impl Recorder {
 
     /// Validates `event` and queues it for writing. An invalid event is refused with an error
     /// naming the field and the limit; nothing already recorded is affected.
+    ///
+    /// Returns at once unless the queue is full ([`Overflow`]) or the event's type is written
+    /// synchronously ([`RecorderBuilder::sync_event_types`]).
     pub fn record(&self, event: Event) -> Result<(), Error> {
+        self.record_with(event, Durability::Buffered)
+    }
+
+    /// [`Recorder::record`], returning only once the event is committed (to the store, or to
+    /// the spill file while the store is down). For audit-critical operations.
+    pub fn record_sync(&self, event: Event) -> Result<(), Error> {
+        self.record_with(event, Durability::Sync)
+    }
+
+    /// [`Recorder::record`] with the durability chosen for this call.
+    pub fn record_with(&self, event: Event, durability: Durability) -> Result<(), Error> {
         event.validate()?;
-        self.inner.shared.push(event)
+        self.enqueue(event, durability)
     }
 
     /// Queues an event built by the instrumentation, bringing it within the limits instead
     /// of refusing it (see [`Event::fit_to_limits`]).
-    pub fn record_fitted(&self, mut event: Event) -> Result<(), Error> {
-        event.fit_to_limits();
-        self.inner.shared.push(event)
+    pub fn record_fitted(&self, event: Event) -> Result<(), Error> {
+        self.record_fitted_with(event, Durability::Buffered)
     }
 
-    /// Waits until every event recorded before this call is durable in the store.
+    /// [`Recorder::record_fitted`] with the durability chosen for this call.
+    pub fn record_fitted_with(
+        &self,
+        mut event: Event,
+        durability: Durability,
+    ) -> Result<(), Error> {
+        event.fit_to_limits();
+        self.enqueue(event, durability)
+    }
+
+    fn enqueue(&self, event: Event, durability: Durability) -> Result<(), Error> {
+        let sync = durability == Durability::Sync
+            || (!self.inner.sync_types.is_empty()
+                && self.inner.sync_types.contains(&event.event_type));
+        let seq = self.inner.shared.push(event)?;
+        if sync {
+            self.inner.shared.wait_durable(Some(seq), false, None)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every event recorded before this call is durable: in the store, or in the
+    /// spill file while the store is down (then one attempt to replay it is made first).
     ///
-    /// Returns [`Error::Lost`] if some of them were given up on because the store kept
-    /// failing.
+    /// Returns [`Error::Lost`] if events were given up on since the last report (the store
+    /// refused them for good, or kept failing with no spill file).
     pub fn flush(&self) -> Result<(), Error> {
-        self.inner.shared.flush(None)
+        self.inner.shared.wait_durable(None, true, None)
     }
 
     /// [`Recorder::flush`], waiting at most `timeout` ([`Error::Timeout`] past it; the
     /// events stay queued).
     pub fn flush_timeout(&self, timeout: Duration) -> Result<(), Error> {
-        self.inner.shared.flush(Some(Instant::now() + timeout))
+        self.inner
+            .shared
+            .wait_durable(None, true, Some(Instant::now() + timeout))
     }
 
     /// Flushes, then stops the writer. Later calls to [`Recorder::record`] on any clone
     /// return [`Error::Closed`]. Calling it again does nothing.
     pub fn shutdown(&self) -> Result<(), Error> {
-        self.inner.shutdown()
+        self.inner.shutdown(None)
+    }
+
+    /// [`Recorder::shutdown`], waiting at most `timeout` for the writer. Past it, returns
+    /// [`Error::Unwritten`] with the number of events not yet durable; the writer keeps
+    /// working on them in the background for as long as the process lives.
+    pub fn shutdown_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.inner.shutdown(Some(Instant::now() + timeout))
     }
 
     /// The store this recorder writes to (for queries).
@@ -232,14 +180,21 @@ impl Recorder {
     pub fn stats(&self) -> RecorderStats {
         let s = &self.inner.shared;
         let c = &s.counters;
+        let st = s.lock();
+        let (lost, spill_pending, queued) = (st.lost, st.spill_pending, st.queue.len() as u64);
+        drop(st);
         RecorderStats {
             recorded: c.recorded.load(Ordering::Relaxed),
             written: c.written.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
-            lost: c.lost.load(Ordering::Relaxed),
+            blocked: c.blocked.load(Ordering::Relaxed),
+            lost,
             write_errors: c.write_errors.load(Ordering::Relaxed),
             batches: c.batches.load(Ordering::Relaxed),
-            queued: s.queued() as u64,
+            spilled: c.spilled.load(Ordering::Relaxed),
+            replayed: c.replayed.load(Ordering::Relaxed),
+            spill_pending,
+            queued,
         }
     }
 
@@ -250,22 +205,26 @@ impl Recorder {
 }
 
 impl Inner {
-    fn shutdown(&self) -> Result<(), Error> {
-        let lost_before = self.shared.counters.lost.load(Ordering::Relaxed);
+    fn shutdown(&self, deadline: Option<Instant>) -> Result<(), Error> {
         self.shared.close();
-        let thread = self.thread.lock().take();
-        if let Some(thread) = thread {
+        let mut thread = self.thread.lock();
+        if let Err(unwritten) = self.shared.wait_writer_gone(deadline) {
+            // Leave the writer running (detached once the last handle goes).
+            return Err(Error::Unwritten { count: unwritten });
+        }
+        if let Some(thread) = thread.take() {
             if thread.join().is_err() {
                 tracing::error!("history: the writer thread panicked");
             }
         }
-        self.shared.lost_since(lost_before)
+        drop(thread);
+        self.shared.take_lost()
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Err(e) = self.shutdown() {
+        if let Err(e) = self.shutdown(Some(Instant::now() + self.drop_timeout)) {
             tracing::error!("history: shutting down the recorder: {e}");
         }
     }

@@ -1,8 +1,12 @@
 //! The queue between callers and the writer thread, and the bookkeeping `flush` relies on.
 //!
 //! Every accepted event gets a sequence number. The writer always takes the whole queue, so
-//! after it writes a batch, every event up to the last number it took is durable (or counted as
-//! lost). `flush` waits until the durable number reaches the number current when it was called.
+//! after it delivers a batch, every event up to the last number it took is durable (in the
+//! store or the spill file) or counted as lost. A flush waits until the durable number reaches
+//! the number current when it was called.
+//!
+//! The hot path holds the lock only to push, and wakes the writer only when the queue becomes
+//! non-empty or reaches a batch: never once per event.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -13,14 +17,17 @@ use super::Overflow;
 use crate::event::Event;
 use crate::Error;
 
+/// Counters only the stats read; updated without the lock.
 #[derive(Default)]
 pub(super) struct Counters {
     pub recorded: AtomicU64,
     pub written: AtomicU64,
     pub dropped: AtomicU64,
-    pub lost: AtomicU64,
+    pub blocked: AtomicU64,
     pub write_errors: AtomicU64,
     pub batches: AtomicU64,
+    pub spilled: AtomicU64,
+    pub replayed: AtomicU64,
 }
 
 pub(super) struct State {
@@ -29,22 +36,30 @@ pub(super) struct State {
     pub oldest_at: Option<Instant>,
     /// Sequence number of the last event accepted.
     pub enqueued: u64,
-    /// Every event up to this number is written or counted as lost.
+    /// Every event up to this number is durable or counted as lost.
     pub durable: u64,
-    /// The largest sequence number a `flush` is waiting for.
+    /// The largest sequence number a flush or a synchronous record waits for.
     pub flush_target: u64,
+    /// Replay attempts asked for by flushes, and made by the writer.
+    pub replay_wanted: u64,
+    pub replay_done: u64,
+    /// Events in spill files, not yet in the store.
+    pub spill_pending: u64,
     pub closed: bool,
     pub writer_gone: bool,
+    /// Events given up on, and how many of them a flush has reported.
+    pub lost: u64,
+    pub lost_reported: u64,
     pub last_error: Option<String>,
 }
 
 pub(super) struct Shared {
-    pub state: Mutex<State>,
+    state: Mutex<State>,
     /// The writer waits here for work.
     pub work: Condvar,
     /// Callers wait here for room (blocking overflow).
     pub room: Condvar,
-    /// `flush` waits here for the durable number to advance.
+    /// Flushes wait here for the durable number to advance.
     pub progress: Condvar,
     pub capacity: usize,
     pub batch_size: usize,
@@ -61,8 +76,13 @@ impl Shared {
                 enqueued: 0,
                 durable: 0,
                 flush_target: 0,
+                replay_wanted: 0,
+                replay_done: 0,
+                spill_pending: 0,
                 closed: false,
                 writer_gone: false,
+                lost: 0,
+                lost_reported: 0,
                 last_error: None,
             }),
             work: Condvar::new(),
@@ -75,16 +95,15 @@ impl Shared {
         }
     }
 
-    pub fn queued(&self) -> usize {
-        self.state.lock().queue.len()
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
     }
 
-    /// Accepts one event. Holds the lock only to push; wakes the writer only when the queue
-    /// becomes non-empty or reaches a batch, not for every event.
-    pub fn push(&self, event: Event) -> Result<(), Error> {
+    /// Accepts one event and returns its sequence number.
+    pub fn push(&self, event: Event) -> Result<u64, Error> {
         let mut st = self.state.lock();
         loop {
-            if st.closed {
+            if st.closed || st.writer_gone {
                 return Err(Error::Closed);
             }
             if st.queue.len() < self.capacity {
@@ -92,6 +111,7 @@ impl Shared {
             }
             match self.overflow {
                 Overflow::Block => {
+                    self.counters.blocked.fetch_add(1, Ordering::Relaxed);
                     self.work.notify_one();
                     self.room.wait(&mut st);
                 }
@@ -109,40 +129,58 @@ impl Shared {
         }
         st.queue.push(event);
         st.enqueued += 1;
+        let seq = st.enqueued;
         let len = st.queue.len();
         drop(st);
         self.counters.recorded.fetch_add(1, Ordering::Relaxed);
         if len == 1 || len == self.batch_size {
             self.work.notify_one();
         }
-        Ok(())
+        Ok(seq)
     }
 
-    /// Waits until everything accepted so far is durable (or `deadline` passes).
-    pub fn flush(&self, deadline: Option<Instant>) -> Result<(), Error> {
-        let lost_before = self.counters.lost.load(Ordering::Acquire);
+    /// Waits until every event up to `target` is durable (or `deadline` passes). With
+    /// `replay`, also waits for one attempt to move spilled events into the store.
+    ///
+    /// Reports events given up on that no earlier flush reported.
+    pub fn wait_durable(
+        &self,
+        target: Option<u64>,
+        replay: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
         let started = Instant::now();
         let mut st = self.state.lock();
-        let target = st.enqueued;
+        let target = target.unwrap_or(st.enqueued);
+        let mut wake = false;
         if st.durable < target {
             st.flush_target = st.flush_target.max(target);
+            wake = true;
+        }
+        let ticket = if replay && st.spill_pending > 0 && !st.writer_gone {
+            st.replay_wanted = st.replay_done + 1;
+            wake = true;
+            Some(st.replay_wanted)
+        } else {
+            None
+        };
+        if wake {
             self.work.notify_one();
         }
-        while st.durable < target {
-            if st.writer_gone {
+        while st.durable < target || ticket.is_some_and(|t| st.replay_done < t && !st.writer_gone) {
+            if st.writer_gone && st.durable < target {
                 return Err(Error::Closed);
             }
             match deadline {
                 None => self.progress.wait(&mut st),
                 Some(d) => {
-                    if self.progress.wait_until(&mut st, d).timed_out() && st.durable < target {
+                    if self.progress.wait_until(&mut st, d).timed_out() {
                         return Err(Error::Timeout(started.elapsed()));
                     }
                 }
             }
         }
-        drop(st);
-        self.lost_since(lost_before)
+        take_lost(&mut st)
     }
 
     /// Refuses new events and tells the writer to drain and stop.
@@ -154,25 +192,40 @@ impl Shared {
         self.room.notify_all();
     }
 
-    /// `Error::Lost` if events were given up on since the lost counter read `before`.
-    pub fn lost_since(&self, before: u64) -> Result<(), Error> {
-        let now = self.counters.lost.load(Ordering::Acquire);
-        if now > before {
-            let last_error = self
-                .state
-                .lock()
-                .last_error
-                .clone()
-                .unwrap_or_else(|| "unknown store error".into());
-            return Err(Error::Lost {
-                count: now - before,
-                last_error,
-            });
+    /// Waits until the writer has stopped (or `deadline` passes: then the number of events
+    /// not yet durable).
+    pub fn wait_writer_gone(&self, deadline: Option<Instant>) -> Result<(), u64> {
+        let mut st = self.state.lock();
+        while !st.writer_gone {
+            match deadline {
+                None => self.progress.wait(&mut st),
+                Some(d) => {
+                    if self.progress.wait_until(&mut st, d).timed_out() && !st.writer_gone {
+                        return Err(st.enqueued - st.durable);
+                    }
+                }
+            }
         }
         Ok(())
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock()
+    /// Reports (once) events given up on.
+    pub fn take_lost(&self) -> Result<(), Error> {
+        take_lost(&mut self.state.lock())
     }
+}
+
+fn take_lost(st: &mut State) -> Result<(), Error> {
+    if st.lost > st.lost_reported {
+        let count = st.lost - st.lost_reported;
+        st.lost_reported = st.lost;
+        return Err(Error::Lost {
+            count,
+            last_error: st
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "unknown store error".into()),
+        });
+    }
+    Ok(())
 }

@@ -1,4 +1,9 @@
 //! The writer thread: takes whole batches off the queue and writes each in one transaction.
+//!
+//! A batch the store refuses with a transient error is retried with backoff; while the store
+//! keeps refusing, batches go to the spill file (when there is one) and are replayed in order
+//! once the store works again. A batch refused with a permanent error is split in halves until
+//! the offending records are isolated: only those are lost (counted and reported by `flush`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -6,128 +11,344 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::queue::Shared;
+use super::spill::{ReplayStop, Replayed, Spill};
 use crate::event::{Event, EventId};
-use crate::store::HistoryStore;
+use crate::store::{HistoryStore, StoreError};
+
+/// How transient store errors are retried.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Retry {
+    pub max_retries: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Retry {
+    /// The wait before retry number `attempt` (1-based): doubling from the initial wait.
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_backoff)
+    }
+}
 
 pub(super) struct Writer {
-    pub shared: Arc<Shared>,
-    pub store: Arc<dyn HistoryStore>,
-    pub flush_interval: Duration,
-    pub max_retries: u32,
+    shared: Arc<Shared>,
+    store: Arc<dyn HistoryStore>,
+    flush_interval: Duration,
+    retry: Retry,
+    spill: Option<Spill>,
+    /// Whether spill files hold events not yet in the store.
+    spill_pending: bool,
+    /// When to try replaying them next, and the wait after that if it fails.
+    next_probe: Option<Instant>,
+    probe_backoff: Duration,
+    /// Reused by `merge_same_ids`.
+    last_of: HashMap<EventId, usize>,
+}
+
+struct GoneOnDrop(Arc<Shared>);
+
+impl Drop for GoneOnDrop {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.writer_gone = true;
+        drop(st);
+        self.0.progress.notify_all();
+        self.0.room.notify_all();
+    }
+}
+
+enum Work {
+    /// Events to write, the sequence number of the last, and whether a flush waits.
+    Batch(Vec<Event>, u64, bool),
+    /// Time (or a flush) to move spilled events into the store.
+    Replay,
 }
 
 impl Writer {
-    pub fn run(self) {
-        let mut spare: Vec<Event> = Vec::with_capacity(self.shared.batch_size);
-        while let Some((mut batch, upto)) = self.next_batch(&mut spare) {
-            merge_same_ids(&mut batch);
-            self.write_with_retries(&batch);
-            batch.clear();
-            spare = batch;
-            let mut st = self.shared.lock();
-            st.durable = upto;
-            drop(st);
-            self.shared.progress.notify_all();
+    pub fn new(
+        shared: Arc<Shared>,
+        store: Arc<dyn HistoryStore>,
+        flush_interval: Duration,
+        retry: Retry,
+        spill: Option<Spill>,
+    ) -> Writer {
+        let spill_pending = spill.as_ref().is_some_and(Spill::is_pending);
+        Writer {
+            shared,
+            store,
+            flush_interval,
+            retry,
+            spill,
+            spill_pending,
+            next_probe: spill_pending.then(Instant::now),
+            probe_backoff: retry.initial_backoff,
+            last_of: HashMap::new(),
         }
-        let mut st = self.shared.lock();
-        st.writer_gone = true;
-        drop(st);
-        self.shared.progress.notify_all();
     }
 
-    /// Waits for a batch worth writing: a full batch, a flush, a close, or the oldest event
-    /// having waited the flush interval. `None` once closed and drained.
-    fn next_batch(&self, spare: &mut Vec<Event>) -> Option<(Vec<Event>, u64)> {
-        let shared = &self.shared;
+    pub fn run(mut self) {
+        // Even if the store panics, tell the waiting flushes that nobody will write any more.
+        let _gone = GoneOnDrop(self.shared.clone());
+        let mut spare: Vec<Event> = Vec::with_capacity(self.shared.batch_size);
+        while let Some(work) = self.next_work(&mut spare) {
+            match work {
+                Work::Replay => self.replay(),
+                Work::Batch(mut batch, upto, urgent) => {
+                    self.merge_same_ids(&mut batch);
+                    self.deliver(&batch, urgent);
+                    batch.clear();
+                    spare = batch;
+                    let mut st = self.shared.lock();
+                    st.durable = upto;
+                    drop(st);
+                    self.shared.progress.notify_all();
+                }
+            }
+        }
+        // Closing: one last chance for spilled events; what stays is replayed on next open.
+        if self.spill_pending {
+            self.replay();
+        }
+        if let Some(spill) = self.spill.take() {
+            if spill.is_pending() {
+                tracing::warn!(
+                    events = spill.pending_events(),
+                    "history: the store is still failing; spilled events stay in the spill \
+                     file until a recorder opens it again"
+                );
+            }
+            spill.close();
+        }
+    }
+
+    /// Waits for work: a full batch, a flush, a close, the oldest event having waited the
+    /// flush interval, or a replay being due. `None` once closed and drained.
+    fn next_work(&self, spare: &mut Vec<Event>) -> Option<Work> {
+        let shared = &*self.shared;
         let mut st = shared.lock();
         loop {
+            let now = Instant::now();
+            let replay_due = self.spill_pending
+                && (st.replay_wanted > st.replay_done || self.next_probe.is_some_and(|p| p <= now));
+            let wake_for_probe = self.next_probe.filter(|_| self.spill_pending);
             if st.queue.is_empty() {
                 if st.closed {
                     return None;
                 }
-                shared.work.wait(&mut st);
+                if replay_due {
+                    return Some(Work::Replay);
+                }
+                match wake_for_probe {
+                    Some(p) => {
+                        shared.work.wait_until(&mut st, p);
+                    }
+                    None => shared.work.wait(&mut st),
+                }
                 continue;
             }
-            let due = st.oldest_at.map(|t| t + self.flush_interval);
-            let now = Instant::now();
+            let due = st.oldest_at.map_or(now, |t| t + self.flush_interval);
             if st.queue.len() >= shared.batch_size
                 || st.closed
                 || st.flush_target > st.durable
-                || due.is_none_or(|d| d <= now)
+                || due <= now
             {
                 break;
             }
-            if let Some(d) = due {
-                shared.work.wait_until(&mut st, d);
+            if replay_due {
+                return Some(Work::Replay);
             }
+            let until = wake_for_probe.map_or(due, |p| p.min(due));
+            shared.work.wait_until(&mut st, until);
         }
         let batch = std::mem::replace(&mut st.queue, std::mem::take(spare));
         st.oldest_at = None;
         let upto = st.enqueued;
+        let urgent = st.flush_target >= upto || st.closed || st.replay_wanted > st.replay_done;
         drop(st);
         shared.room.notify_all();
-        Some((batch, upto))
+        Some(Work::Batch(batch, upto, urgent))
     }
 
-    fn write_with_retries(&self, batch: &[Event]) {
+    /// Gets `batch` into the store, or the spill file, or counts what could not be kept.
+    fn deliver(&mut self, batch: &[Event], urgent: bool) {
+        if self.spill_pending {
+            // Newer records must not overtake spilled ones: replay first, or spill behind them.
+            if urgent || self.next_probe.is_none_or(|p| p <= Instant::now()) {
+                self.replay();
+            }
+            if self.spill_pending {
+                self.spill(batch);
+                return;
+            }
+        }
+        if let Err((unwritten, e)) = self.write(batch, true) {
+            let rest = &batch[unwritten..];
+            if self.spill.is_some() {
+                tracing::warn!(
+                    events = rest.len(),
+                    "history: the store keeps failing, spilling to disk: {e}"
+                );
+                self.spill(rest);
+            } else {
+                tracing::error!(
+                    events = rest.len(),
+                    "history: the store keeps failing, giving up on a batch: {e}"
+                );
+                self.lose(rest.len() as u64, e.to_string());
+            }
+        }
+    }
+
+    /// Writes `batch`, retrying transient errors (when `retry`) and splitting it to isolate
+    /// records refused with a permanent error (those are lost). On a transient error that
+    /// outlasts the retries: the index of the first record not written, and the error.
+    fn write(&self, batch: &[Event], retry: bool) -> Result<(), (usize, StoreError)> {
         let counters = &self.shared.counters;
         let mut attempt = 0u32;
         loop {
-            match self.store.write_batch(batch) {
+            let e = match self.store.write_batch(batch) {
                 Ok(()) => {
                     counters
                         .written
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     counters.batches.fetch_add(1, Ordering::Relaxed);
-                    return;
+                    return Ok(());
                 }
-                Err(e) => {
-                    counters.write_errors.fetch_add(1, Ordering::Relaxed);
-                    attempt += 1;
-                    let retries = if e.is_transient() {
-                        self.max_retries
-                    } else {
-                        self.max_retries.min(1)
-                    };
-                    if attempt > retries {
-                        tracing::error!(
-                            events = batch.len(),
-                            attempts = attempt,
-                            "history: giving up on a batch: {e}"
-                        );
-                        counters
-                            .lost
-                            .fetch_add(batch.len() as u64, Ordering::Release);
-                        self.shared.lock().last_error = Some(e.to_string());
-                        return;
-                    }
-                    tracing::warn!(attempt, "history: writing a batch failed, retrying: {e}");
+                Err(e) => e,
+            };
+            counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            if e.is_transient() {
+                if !retry || attempt >= self.retry.max_retries {
                     self.shared.lock().last_error = Some(e.to_string());
-                    let backoff =
-                        Duration::from_millis(10u64 << attempt.min(7)).min(Duration::from_secs(1));
-                    std::thread::sleep(backoff);
+                    return Err((0, e));
                 }
+                attempt += 1;
+                tracing::warn!(attempt, "history: writing a batch failed, retrying: {e}");
+                std::thread::sleep(self.retry.backoff(attempt));
+                continue;
+            }
+            if let [event] = batch {
+                tracing::error!(id = %event.id, "history: the store refused an event: {e}");
+                self.lose(1, e.to_string());
+                return Ok(());
+            }
+            let mid = batch.len() / 2;
+            self.write(&batch[..mid], retry)?;
+            return self
+                .write(&batch[mid..], retry)
+                .map_err(|(i, e)| (mid + i, e));
+        }
+    }
+
+    /// Appends to the spill file; what cannot be appended is lost.
+    fn spill(&mut self, batch: &[Event]) {
+        let Some(spill) = self.spill.as_mut() else {
+            self.lose(batch.len() as u64, "no spill file".into());
+            return;
+        };
+        match spill.append(batch) {
+            Ok(()) => {
+                self.shared
+                    .counters
+                    .spilled
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(
+                    events = batch.len(),
+                    "history: the store is failing and the spill file too: {e}"
+                );
+                self.lose(batch.len() as u64, format!("spill file: {e}"));
             }
         }
+        self.after_spill_change();
+        if self.spill_pending && self.next_probe.is_none() {
+            self.next_probe = Some(Instant::now() + self.probe_backoff);
+        }
+    }
+
+    /// One attempt to move spilled events into the store, in order.
+    fn replay(&mut self) {
+        let Some(mut spill) = self.spill.take() else {
+            return;
+        };
+        let mut done = Replayed::default();
+        let result = spill.replay(
+            &mut |events| self.write(events, false).map_err(|(_, e)| e),
+            &mut done,
+        );
+        self.spill = Some(spill);
+        self.shared
+            .counters
+            .replayed
+            .fetch_add(done.events, Ordering::Relaxed);
+        if done.undecodable > 0 {
+            self.lose(
+                done.undecodable,
+                "a spill frame could not be decoded".into(),
+            );
+        }
+        match result {
+            Ok(()) => {
+                if done.events > 0 {
+                    tracing::info!(events = done.events, "history: replayed spilled events");
+                }
+                self.next_probe = None;
+                self.probe_backoff = self.retry.initial_backoff;
+            }
+            Err(stop) => {
+                let e = match stop {
+                    ReplayStop::Store(e) => e.to_string(),
+                    ReplayStop::Io(e) => format!("reading the spill file: {e}"),
+                };
+                tracing::debug!("history: the store is still failing: {e}");
+                self.next_probe = Some(Instant::now() + self.probe_backoff);
+                self.probe_backoff = (self.probe_backoff * 2).min(self.retry.max_backoff);
+            }
+        }
+        self.after_spill_change();
+        let mut st = self.shared.lock();
+        st.replay_done = st.replay_wanted;
+        drop(st);
+        self.shared.progress.notify_all();
+    }
+
+    fn after_spill_change(&mut self) {
+        let pending = self.spill.as_ref().map_or(0, Spill::pending_events);
+        self.spill_pending = pending > 0;
+        self.shared.lock().spill_pending = pending;
+    }
+
+    fn lose(&self, count: u64, error: String) {
+        let mut st = self.shared.lock();
+        st.lost += count;
+        st.last_error = Some(error);
+    }
+
+    /// Keeps only the last record of each id, in place and in order: a call's in-progress
+    /// record and its final record in one batch cost one row write.
+    fn merge_same_ids(&mut self, batch: &mut Vec<Event>) {
+        merge_same_ids(batch, &mut self.last_of);
     }
 }
 
-/// Keeps only the last record of each id, in place and in order: a call's in-progress record
-/// and its final record in one batch cost one row write.
-fn merge_same_ids(batch: &mut Vec<Event>) {
+fn merge_same_ids(batch: &mut Vec<Event>, last_of: &mut HashMap<EventId, usize>) {
     if batch.len() < 2 {
         return;
     }
-    let mut last: HashMap<EventId, usize> = HashMap::with_capacity(batch.len());
+    last_of.clear();
+    last_of.reserve(batch.len());
     for (i, e) in batch.iter().enumerate() {
-        last.insert(e.id, i);
+        last_of.insert(e.id, i);
     }
-    if last.len() == batch.len() {
+    if last_of.len() == batch.len() {
         return;
     }
     let mut i = 0;
     batch.retain(|e| {
-        let keep = last.get(&e.id) == Some(&i);
+        let keep = last_of.get(&e.id) == Some(&i);
         i += 1;
         keep
     });
@@ -145,7 +366,18 @@ mod tests {
         let mut a2 = a.clone();
         a2.finish(EventStatus::Success);
         let mut batch = vec![a.clone(), b.clone(), a2.clone()];
-        merge_same_ids(&mut batch);
+        merge_same_ids(&mut batch, &mut HashMap::new());
         assert_eq!(batch, vec![b, a2]);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_limit() {
+        let r = Retry {
+            max_retries: 8,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+        };
+        let waits: Vec<_> = (1..=5).map(|a| r.backoff(a).as_millis()).collect();
+        assert_eq!(waits, vec![10, 20, 40, 50, 50]);
     }
 }

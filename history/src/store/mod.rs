@@ -3,6 +3,7 @@
 mod memory;
 mod query;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
@@ -32,6 +33,12 @@ pub trait HistoryStore: Send + Sync + 'static {
 
     /// How many events match `query`'s filters (its order, limit and cursor are ignored).
     fn count(&self, query: &Query) -> Result<u64, StoreError>;
+
+    /// Where a [`Recorder`](crate::Recorder) keeps batches while this store keeps failing
+    /// (a file beside the database), unless told otherwise. `None` (the default): nowhere.
+    fn spill_path(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 impl<S: HistoryStore + ?Sized> HistoryStore for Arc<S> {
@@ -47,6 +54,9 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Arc<S> {
     fn count(&self, query: &Query) -> Result<u64, StoreError> {
         (**self).count(query)
     }
+    fn spill_path(&self) -> Option<PathBuf> {
+        (**self).spill_path()
+    }
 }
 
 impl<S: HistoryStore + ?Sized> HistoryStore for Box<S> {
@@ -61,6 +71,9 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Box<S> {
     }
     fn count(&self, query: &Query) -> Result<u64, StoreError> {
         (**self).count(query)
+    }
+    fn spill_path(&self) -> Option<PathBuf> {
+        (**self).spill_path()
     }
 }
 
