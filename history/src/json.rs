@@ -41,7 +41,6 @@ impl Json {
 
     /// Wraps text the caller guarantees is one valid JSON document (the capture runtime writes
     /// it with `serde_json`). Not public: a wrong call would break the type's invariant.
-    #[allow(dead_code)] // used by the capture runtime in `__private`
     pub(crate) fn from_trusted(text: String) -> Json {
         debug_assert!(
             serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok(),

@@ -7,6 +7,7 @@
 //! - [`event`]: the data model — [`Event`], [`EventType`], [`EventStatus`], [`ErrorInfo`].
 //! - [`store`]: where events are kept — the [`HistoryStore`] trait, [`Query`] and [`Page`],
 //!   and the reference [`MemoryStore`]. The embedded default is `history_sqlite::SqliteStore`.
+//! - [`context`]: nesting of tracked calls and the ids a [`scope`] supplies.
 //! - [`recorder`]: the [`Recorder`] that takes events off the caller's thread and writes them
 //!   in batches; [`init`] and [`set_default`] choose the one annotated functions use.
 //!
@@ -28,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod context;
 pub mod event;
 pub mod recorder;
 pub mod store;
@@ -42,6 +44,7 @@ mod json;
 #[doc(hidden)]
 pub mod __private;
 
+pub use context::scope;
 pub use error::Error;
 pub use event::{
     now, ErrorInfo, Event, EventBuilder, EventId, EventStatus, EventType, SubjectId,
@@ -51,3 +54,5 @@ pub use global::{current, init, set_default, with_default, DefaultGuard, ScopedG
 pub use json::Json;
 pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};
 pub use store::{Cursor, HistoryStore, MemoryStore, Order, Page, Query, StoreError};
+
+pub use history_macros::{track_history, track_terraform};

@@ -1,2 +1,45 @@
 //! The runtime that `#[track_history]` and `#[track_terraform]` expand to. Not a public API:
 //! names here may change in any release.
+//!
+//! An expansion does, in order: pick the recorder ([`explicit_recorder`] or
+//! [`default_recorder`]; none → [`Call::disabled`], nothing else runs); build the event
+//! ([`new_event`]) with the ids and the parameters ([`Params`], each argument through
+//! [`Capture`]: `Serialize` → `Debug` → type name); [`Call::start`] records it in progress;
+//! the body runs inside [`Call::run`] / [`Call::run_async`] (nesting, panics); the returned
+//! value is split ([`Probe`]: `Err` fails, anything else succeeds) and [`Call::succeed`] or
+//! [`Call::fail`] records the final event under the same id. Dropping an unfinished [`Call`]
+//! records `cancelled`.
+//!
+//! Nothing here does I/O or takes a lock across I/O: recording only enqueues.
+
+mod call;
+mod capture;
+mod outcome;
+pub mod terraform;
+
+pub use call::{
+    check, custom_type, default_recorder, event_type, explicit_recorder, new_event, operation,
+    AsRecorder, Call, Instrumented, Options,
+};
+pub use capture::{
+    json_of, write_str, Capture, Params, Subject, SubjectViaDisplay, SubjectViaKnown, Text,
+    TextViaDebug, TextViaDisplay, ToSubject, ViaDebug, ViaSerialize, ViaTypeName, REDACTED,
+};
+pub use outcome::{
+    panic_error, rejected_value, ErrorProbe, ErrorViaAsRef, ErrorViaAsRefSendSync, ErrorViaDebug,
+    ErrorViaDisplay, ErrorViaStd, ErrorViaTypeName, NotAnError, Probe, Split, SplitPlain,
+    SplitResult,
+};
+
+/// The traits the autoref dispatch needs in scope; the expansion imports `prelude::*` in
+/// the blocks it generates (never around the user's body).
+pub mod prelude {
+    pub use super::capture::{
+        SubjectViaDisplay as _, SubjectViaKnown as _, TextViaDebug as _, TextViaDisplay as _,
+        ViaDebug as _, ViaSerialize as _, ViaTypeName as _,
+    };
+    pub use super::outcome::{
+        ErrorViaAsRef as _, ErrorViaAsRefSendSync as _, ErrorViaDebug as _, ErrorViaDisplay as _,
+        ErrorViaStd as _, ErrorViaTypeName as _, SplitPlain as _, SplitResult as _,
+    };
+}

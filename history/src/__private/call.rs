@@ -1,0 +1,380 @@
+//! [`Call`]: the guard one tracked call keeps from start to finish.
+
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::context::{self, Span};
+use crate::{ErrorInfo, Event, EventStatus, EventType, Json, Recorder, TerraformStatus};
+
+use super::outcome::panic_error;
+
+/// Per-call-site settings the expansion passes as a constant.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Walk `TerraformStatus` initiated → provisioning → completed / failed.
+    pub terraform: bool,
+    /// Capture a backtrace for every error, not only when `RUST_BACKTRACE` asks for one.
+    pub backtrace: bool,
+}
+
+/// Types `recorder = <expr>` accepts: `Recorder`, `Option<Recorder>`, `Arc<Recorder>` and
+/// references to them.
+pub trait AsRecorder {
+    /// The recorder, if there is one.
+    fn as_recorder(&self) -> Option<&Recorder>;
+}
+impl AsRecorder for Recorder {
+    fn as_recorder(&self) -> Option<&Recorder> {
+        Some(self)
+    }
+}
+impl<T: AsRecorder> AsRecorder for Option<T> {
+    fn as_recorder(&self) -> Option<&Recorder> {
+        self.as_ref().and_then(|r| r.as_recorder())
+    }
+}
+impl<T: AsRecorder + ?Sized> AsRecorder for &T {
+    fn as_recorder(&self) -> Option<&Recorder> {
+        (**self).as_recorder()
+    }
+}
+impl<T: AsRecorder + ?Sized> AsRecorder for Arc<T> {
+    fn as_recorder(&self) -> Option<&Recorder> {
+        (**self).as_recorder()
+    }
+}
+
+/// The recorder `recorder = <expr>` names.
+#[inline]
+pub fn explicit_recorder<T: AsRecorder + ?Sized>(recorder: &T) -> Option<Recorder> {
+    recorder.as_recorder().cloned()
+}
+
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// The default recorder ([`crate::current`]); with none, warns once per process.
+#[inline]
+pub fn default_recorder(operation: &'static str) -> Option<Recorder> {
+    let recorder = crate::current();
+    if recorder.is_none() {
+        warn_once(|| {
+            format!(
+                "history: `{operation}` and other tracked calls run unrecorded: no recorder is \
+                 set up (call history::init, history::set_default, or pass recorder = ...)"
+            )
+        });
+    }
+    recorder
+}
+
+fn warn_once(message: impl FnOnce() -> String) {
+    if WARNED.load(Ordering::Relaxed) || WARNED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let message = message();
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!("{message}");
+    } else {
+        eprintln!("{message}");
+    }
+}
+
+/// The operation name: `module::Type::function` for methods, else `module::function`.
+pub fn operation(module: &str, self_type: Option<&str>, function: &str) -> String {
+    let mut op = String::with_capacity(module.len() + function.len() + 24);
+    op.push_str(module);
+    if let Some(ty) = self_type {
+        // `a::b::Type<c::D>` → `Type`
+        let base = ty.split('<').next().unwrap_or(ty);
+        let name = base.rsplit("::").next().unwrap_or(base);
+        if !name.is_empty() {
+            op.push_str("::");
+            op.push_str(name);
+        }
+    }
+    op.push_str("::");
+    op.push_str(function);
+    op
+}
+
+/// `event_type = <expr>` must be an [`EventType`]; a wrong type is a compile error here.
+#[inline]
+pub fn event_type(event_type: EventType) -> EventType {
+    event_type
+}
+
+/// A custom event type the macro has already validated.
+#[inline]
+pub fn custom_type(name: &str) -> EventType {
+    EventType::custom(name).unwrap_or_else(|_| EventType::Custom(name.to_owned()))
+}
+
+/// Applies an `ok_if` / `error_if` condition to the returned value.
+#[inline]
+pub fn check<R: ?Sized>(value: &R, condition: impl FnOnce(&R) -> bool) -> bool {
+    condition(value)
+}
+
+/// A new in-progress event (ids, parameters and context are filled in by the expansion and
+/// [`Call::start`]).
+#[inline]
+pub fn new_event(event_type: EventType, operation: String) -> Event {
+    Event::new(event_type, operation)
+}
+
+/// The guard of one tracked call: records the in-progress event when created and the final
+/// event (same id) when told the outcome; records `cancelled` if dropped before that (a
+/// future dropped mid-way), `failed` with kind `panic` if the body panics.
+#[derive(Debug)]
+pub struct Call {
+    active: Option<Active>,
+}
+
+#[derive(Debug)]
+struct Active {
+    recorder: Recorder,
+    event: Event,
+    span: Span,
+    options: Options,
+    started_body: bool,
+}
+
+impl Call {
+    /// A call that records nothing (no recorder).
+    #[inline]
+    pub fn disabled() -> Call {
+        Call { active: None }
+    }
+
+    /// Whether this call records.
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.active.is_some()
+    }
+
+    /// Completes `event` from where the call runs (parent, trace, the scope's [`Context`]
+    /// ids) and records it as in progress.
+    ///
+    /// [`Context`]: crate::context::Context
+    pub fn start(recorder: Recorder, mut event: Event, options: Options) -> Call {
+        let span = match context::current_span() {
+            Some(parent) => {
+                event.parent_id = Some(parent.id);
+                event.trace_id = Some(parent.trace_id);
+                Span {
+                    id: event.id,
+                    trace_id: parent.trace_id,
+                }
+            }
+            None => {
+                event.trace_id = Some(event.id);
+                Span {
+                    id: event.id,
+                    trace_id: event.id,
+                }
+            }
+        };
+        context::with_current(|cx| {
+            let Some(cx) = cx else { return };
+            for (field, from) in [
+                (&mut event.user_id, &cx.user_id),
+                (&mut event.vm_id, &cx.vm_id),
+                (&mut event.credential_id, &cx.credential_id),
+                (&mut event.organization_id, &cx.organization_id),
+            ] {
+                if field.is_none() {
+                    field.clone_from(from);
+                }
+            }
+            if event.correlation_id.is_none() {
+                event.correlation_id.clone_from(&cx.correlation_id);
+            }
+            for (k, v) in &cx.labels {
+                event.labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        });
+        if options.terraform {
+            event.terraform_status = Some(TerraformStatus::Initiated);
+        }
+        submit(&recorder, event.clone());
+        Call {
+            active: Some(Active {
+                recorder,
+                event,
+                span,
+                options,
+                started_body: false,
+            }),
+        }
+    }
+
+    /// Runs the body of a sync function inside the call: nested tracked calls see it as
+    /// their parent; a panic is recorded and resumed.
+    #[inline]
+    pub fn run<R>(&mut self, body: impl FnOnce() -> R) -> R {
+        let Some(active) = self.active.as_mut() else {
+            return body();
+        };
+        active.body_starts();
+        let previous = context::enter_span(Some(active.span));
+        let outcome = catch_unwind(AssertUnwindSafe(body));
+        context::restore_span(previous);
+        match outcome {
+            Ok(value) => value,
+            Err(payload) => {
+                self.panicked(&*payload);
+                resume_unwind(payload)
+            }
+        }
+    }
+
+    /// Wraps the body of an async function: every poll runs inside the call; a panic is
+    /// recorded and resumed.
+    #[inline]
+    pub fn run_async<F: Future>(&mut self, body: F) -> Instrumented<'_, F> {
+        Instrumented { call: self, body }
+    }
+
+    fn panicked(&mut self, payload: &(dyn std::any::Any + Send)) {
+        if let Some(active) = self.active.take() {
+            active.finish(EventStatus::Failed, None, Some(panic_error(payload)));
+        }
+    }
+
+    /// Records success with the captured result (`None`: not captured).
+    #[inline]
+    pub fn succeed(&mut self, result: Option<Json>) {
+        if let Some(active) = self.active.take() {
+            active.finish(EventStatus::Success, result, None);
+        }
+    }
+
+    /// Records failure with the captured error, and the value when the failure is a
+    /// returned value that `ok_if` / `error_if` rejected.
+    pub fn fail(&mut self, mut error: ErrorInfo, result: Option<Json>) {
+        if let Some(active) = self.active.take() {
+            if error.backtrace.is_none() {
+                let bt = if active.options.backtrace {
+                    std::backtrace::Backtrace::force_capture()
+                } else {
+                    std::backtrace::Backtrace::capture()
+                };
+                if bt.status() == std::backtrace::BacktraceStatus::Captured {
+                    error.backtrace = Some(bt.to_string());
+                }
+            }
+            active.finish(EventStatus::Failed, result, Some(error));
+        }
+    }
+}
+
+impl Active {
+    /// For Terraform calls: the command is about to run.
+    #[inline]
+    fn body_starts(&mut self) {
+        if self.started_body {
+            return;
+        }
+        self.started_body = true;
+        if self.options.terraform {
+            self.event.terraform_status = Some(TerraformStatus::Provisioning);
+            submit(&self.recorder, self.event.clone());
+        }
+    }
+
+    fn finish(mut self, status: EventStatus, result: Option<Json>, error: Option<ErrorInfo>) {
+        self.event.finish(status);
+        self.event.result = result;
+        self.event.error = error;
+        if self.options.terraform {
+            self.event.terraform_status = Some(if status == EventStatus::Success {
+                TerraformStatus::Completed
+            } else {
+                TerraformStatus::Failed
+            });
+        }
+        submit(&self.recorder, self.event);
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if let Some(active) = self.active.take() {
+            if std::thread::panicking() {
+                // A panic outside the body (in capturing the result, say).
+                active.finish(
+                    EventStatus::Failed,
+                    None,
+                    Some(ErrorInfo::new("panicked while recording the call").with_kind("panic")),
+                );
+            } else {
+                active.finish(EventStatus::Cancelled, None, None);
+            }
+        }
+    }
+}
+
+/// Hands an event to the recorder. Never fails the call: a refused event (recorder shut
+/// down, queue full under drop-newest) is reported once.
+#[inline]
+fn submit(recorder: &Recorder, event: Event) {
+    if let Err(e) = recorder.record_fitted(event) {
+        static REPORTED: AtomicBool = AtomicBool::new(false);
+        if !REPORTED.swap(true, Ordering::Relaxed) {
+            tracing::warn!("history: a tracked call's event was not recorded: {e}");
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The body of a tracked async function, polled inside its [`Call`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Instrumented<'a, F> {
+        call: &'a mut Call,
+        #[pin]
+        body: F,
+    }
+}
+
+impl<F: Future> Future for Instrumented<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let Some(active) = this.call.active.as_mut() else {
+            return this.body.poll(cx);
+        };
+        active.body_starts();
+        let previous = context::enter_span(Some(active.span));
+        let body = this.body;
+        let outcome = catch_unwind(AssertUnwindSafe(|| body.poll(cx)));
+        context::restore_span(previous);
+        match outcome {
+            Ok(poll) => poll,
+            Err(payload) => {
+                this.call.panicked(&*payload);
+                resume_unwind(payload)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names() {
+        assert_eq!(operation("a::b", None, "f"), "a::b::f");
+        assert_eq!(
+            operation("a::b", Some("a::b::Svc<x::Y>"), "create"),
+            "a::b::Svc::create"
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! Terraform variables as recorded by `#[track_terraform(variables = ...)]`: sensitive values
+//! replaced by `"[redacted]"` before anything is kept.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::capture::REDACTED;
+
+/// Whether a name looks like it holds a secret: it contains password, passwd, secret, token,
+/// api_key, apikey, private_key or credential (but `credential_id` and `..._credential_id` are
+/// ids, not secrets). Case-insensitive; `-` counts as `_`.
+pub fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase().replace('-', "_");
+    const WORDS: [&str; 7] = [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "private_key",
+    ];
+    if WORDS.iter().any(|w| name.contains(w)) {
+        return true;
+    }
+    name.contains("credential")
+        && !(name.ends_with("credential_id") || name.ends_with("credential_ids"))
+}
+
+/// Writes `variables` as JSON with every sensitive value redacted: values under keys that
+/// look secret ([`is_secret_name`]) or are listed in `sensitive`, in objects and in
+/// `[name, value]` pairs, and the `value` of any object marked `"sensitive": true`.
+pub fn write_variables<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    variables: &T,
+    sensitive: &[&str],
+) {
+    let mut value = match serde_json::to_value(variables) {
+        Ok(v) => v,
+        Err(e) => {
+            super::capture::write_str(out, &format!("<unserializable variables: {e}>"));
+            return;
+        }
+    };
+    redact(&mut value, sensitive);
+    let _ = serde_json::to_writer(out, &value);
+}
+
+fn redact(value: &mut Value, sensitive: &[&str]) {
+    let secret = |k: &str| is_secret_name(k) || sensitive.contains(&k);
+    match value {
+        Value::Object(map) => {
+            if map.get("sensitive") == Some(&Value::Bool(true)) {
+                if let Some(v) = map.get_mut("value") {
+                    *v = Value::from(REDACTED);
+                }
+            }
+            let named_secret = map.get("name").and_then(Value::as_str).is_some_and(secret);
+            for (k, v) in map.iter_mut() {
+                if secret(k) || (named_secret && k == "value") {
+                    *v = Value::from(REDACTED);
+                } else {
+                    redact(v, sensitive);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::Array(pair)
+                        if pair.len() == 2 && pair[0].as_str().is_some_and(secret) =>
+                    {
+                        pair[1] = Value::from(REDACTED);
+                    }
+                    other => redact(other, sensitive),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secret_names() {
+        for n in [
+            "password",
+            "db_password",
+            "API_TOKEN",
+            "apiKey",
+            "ssh-private-key",
+            "credentials",
+        ] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in ["credential_id", "aws_credential_id", "region", "name"] {
+            assert!(!is_secret_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn variables_are_redacted() {
+        let vars = json!({
+            "region": "eu-west-1",
+            "db_password": "hunter2",
+            "custom": "s3cr3t",
+            "list": [["api_token", "abc"], ["size", "2"]],
+            "declared": [{"name": "x", "value": "v1", "sensitive": true}, {"name": "secret_key", "value": "v2"}]
+        });
+        let mut out = Vec::new();
+        write_variables(&mut out, &vars, &["custom"]);
+        let text = String::from_utf8(out).unwrap();
+        for secret in ["hunter2", "s3cr3t", "abc", "v1", "v2"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(
+            text.contains("eu-west-1") && text.contains("\"size\""),
+            "{text}"
+        );
+    }
+}
