@@ -270,6 +270,7 @@ impl<T: Debug + ?Sized> TextViaDebug for Text<'_, T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)] // autoref dispatch needs the extra borrows
 mod tests {
     use super::*;
 

@@ -189,6 +189,7 @@ pub fn rejected_value(condition: &str) -> ErrorInfo {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)] // autoref dispatch needs the extra borrows
 mod tests {
     use super::*;
 
