@@ -136,9 +136,16 @@ pub(crate) fn restore_span(previous: Option<Span>) {
 }
 
 /// Calls `f` with the context in effect on this thread, if any.
-pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    let cx = CONTEXT.try_with(|c| c.borrow().clone()).ok().flatten();
-    f(cx.as_deref())
+pub(crate) fn with_current(f: impl FnOnce(Option<&Context>)) {
+    let mut f = Some(f);
+    let _ = CONTEXT.try_with(|c| {
+        if let (Ok(cx), Some(f)) = (c.try_borrow(), f.take()) {
+            f(cx.as_deref());
+        }
+    });
+    if let Some(f) = f {
+        f(None);
+    }
 }
 
 fn current_context() -> Option<Arc<Context>> {
