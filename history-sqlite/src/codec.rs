@@ -21,8 +21,8 @@ pub(crate) const COLUMNS: &str = "id, started_at, event_type, status, finished_a
 pub(crate) const UPSERT: &str = "INSERT INTO events (id, started_at, event_type, status, \
     finished_at, duration_us, operation, user_id, vm_id, credential_id, organization_id, \
     parent_id, trace_id, correlation_id, labels, parameters, result, error, terraform_status, \
-    execution) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-    ?17, ?18, ?19, ?20) ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, \
+    execution, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+    ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, \
     event_type = excluded.event_type, status = excluded.status, \
     finished_at = excluded.finished_at, duration_us = excluded.duration_us, \
     operation = excluded.operation, user_id = excluded.user_id, vm_id = excluded.vm_id, \
@@ -30,7 +30,8 @@ pub(crate) const UPSERT: &str = "INSERT INTO events (id, started_at, event_type,
     parent_id = excluded.parent_id, trace_id = excluded.trace_id, \
     correlation_id = excluded.correlation_id, labels = excluded.labels, \
     parameters = excluded.parameters, result = excluded.result, error = excluded.error, \
-    terraform_status = excluded.terraform_status, execution = excluded.execution";
+    terraform_status = excluded.terraform_status, execution = excluded.execution, \
+    owner = excluded.owner";
 
 /// Microseconds since the Unix epoch.
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
@@ -58,10 +59,12 @@ pub(crate) fn subject_value(id: &SubjectId) -> Value {
     }
 }
 
-/// Binds `event` to the parameters of [`UPSERT`] and runs it.
+/// Binds `event` to the parameters of [`UPSERT`] and runs it. An unfinished event records
+/// `owner`, the store instance writing it.
 pub(crate) fn upsert(
     stmt: &mut rusqlite::CachedStatement<'_>,
     e: &Event,
+    owner: &[u8; 16],
 ) -> Result<(), SqliteError> {
     let labels = if e.labels.is_empty() {
         None
@@ -98,6 +101,7 @@ pub(crate) fn upsert(
         error,
         e.terraform_status.map(|s| s.as_str()),
         e.execution.as_ref().map(Json::as_str),
+        (!e.status.is_terminal()).then_some(&owner[..]),
     ])?;
     Ok(())
 }

@@ -3,7 +3,10 @@
 //! The embedded default store of [`history`]: events in one SQLite file (WAL mode), written in
 //! batches, queried with indexes and keyset pagination.
 //!
-//! - [`SqliteStore`]: open a file and use it as a [`history::HistoryStore`].
+//! - [`SqliteStore`]: open a file and use it as a [`history::HistoryStore`]; statistics,
+//!   retention ([`history::HistoryStore::purge`]) and crash recovery
+//!   ([`SqliteStore::recover_interrupted`]).
+//! - [`SqliteOptions`]: recovery on open, heartbeat, busy timeout.
 //! - [`SqliteError`]: what goes wrong, with the path and the reason.
 //! - [`schema`]: the versioned schema and its migrations.
 
@@ -12,8 +15,12 @@
 mod codec;
 mod error;
 mod query;
+mod recovery;
+mod retention;
 pub mod schema;
+mod stats;
 mod store;
 
 pub use error::SqliteError;
-pub use store::SqliteStore;
+pub use retention::PURGE_CHUNK;
+pub use store::{SqliteOptions, SqliteStore};

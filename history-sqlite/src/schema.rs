@@ -5,6 +5,7 @@
 use std::fs::OpenOptions;
 use std::io::Read;
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
@@ -59,11 +60,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_by_correlation ON events (correlation_id)
         WHERE correlation_id IS NOT NULL;
     "#,
+    // 2: crash recovery. Each open store registers as an owner with a heartbeat; unfinished
+    // events carry their writer's owner id, so events of a dead process can be told from
+    // events a live one is still working on. The partial index holds only unfinished events.
+    r#"
+    ALTER TABLE events ADD COLUMN owner BLOB;
+    CREATE TABLE owners (
+        id           BLOB    NOT NULL PRIMARY KEY,
+        pid          INTEGER NOT NULL,
+        host         TEXT    NOT NULL,
+        opened_at    INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+    );
+    CREATE INDEX events_unfinished ON events (owner) WHERE status IN ('pending', 'in_progress');
+    "#,
 ];
 
 /// Creates the file (mode 0600) when missing, checks what it holds without writing to it,
 /// then brings its schema to [`SCHEMA_VERSION`] in one transaction.
-pub(crate) fn open_write_connection(path: &Path) -> Result<Connection, SqliteError> {
+pub(crate) fn open_write_connection(
+    path: &Path,
+    busy: Duration,
+) -> Result<Connection, SqliteError> {
     if path.is_dir() {
         return Err(SqliteError::IsDirectory {
             path: path.to_owned(),
@@ -71,7 +89,7 @@ pub(crate) fn open_write_connection(path: &Path) -> Result<Connection, SqliteErr
     }
     create_private(path)?;
     check_header(path)?;
-    let conn = connect(path)?;
+    let conn = connect(path, busy)?;
     let what = inspect(&conn, path)?;
     if what == Found::Fresh {
         // Must precede the first table; stored in the header.
@@ -84,13 +102,13 @@ pub(crate) fn open_write_connection(path: &Path) -> Result<Connection, SqliteErr
 }
 
 /// A connection for reads only.
-pub(crate) fn open_read_connection(path: &Path) -> Result<Connection, SqliteError> {
-    let conn = connect(path)?;
+pub(crate) fn open_read_connection(path: &Path, busy: Duration) -> Result<Connection, SqliteError> {
+    let conn = connect(path, busy)?;
     conn.pragma_update(None, "query_only", true)?;
     Ok(conn)
 }
 
-fn connect(path: &Path) -> Result<Connection, SqliteError> {
+fn connect(path: &Path, busy: Duration) -> Result<Connection, SqliteError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
@@ -99,7 +117,7 @@ fn connect(path: &Path) -> Result<Connection, SqliteError> {
         source: std::io::Error::other(e),
     })?;
     let setup = || -> rusqlite::Result<()> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(busy)?;
         conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", -16_000) // 16 MB

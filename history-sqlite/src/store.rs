@@ -1,25 +1,89 @@
 //! [`SqliteStore`]: the connections, and the [`HistoryStore`] implementation.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
+use history::retention::{PurgeReport, Retention};
+use history::stats::{Stats, StatsQuery};
 use history::{Cursor, Event, EventId, HistoryStore, Page, Query, StoreError};
 use parking_lot::Mutex;
 use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 
 use crate::codec::{self, COLUMNS};
 use crate::query::{add_cursor, filter, order_by};
-use crate::schema;
-use crate::SqliteError;
+use crate::{recovery, schema, SqliteError};
 
 /// How many idle read connections are kept for reuse.
 const MAX_IDLE_READERS: usize = 8;
+
+/// How a [`SqliteStore`] is opened; start from [`SqliteStore::options`].
+#[derive(Clone, Debug)]
+#[must_use = "call .open(path)"]
+pub struct SqliteOptions {
+    pub(crate) recover_on_open: bool,
+    pub(crate) heartbeat: Duration,
+    pub(crate) stale_after: Duration,
+    pub(crate) busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            recover_on_open: false,
+            heartbeat: Duration::from_secs(5),
+            stale_after: Duration::from_secs(30),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// On open, mark events left unfinished by dead processes as interrupted
+    /// ([`SqliteStore::recover_interrupted`]). Off by default.
+    pub fn recover_on_open(mut self, on: bool) -> Self {
+        self.recover_on_open = on;
+        self
+    }
+    /// How often this store tells other processes it is alive (default 5 s).
+    pub fn heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every.max(Duration::from_millis(10));
+        self
+    }
+    /// A writer whose last heartbeat is older than this is taken for dead (default 30 s;
+    /// on Linux a writer on this host whose process is gone is dead at once).
+    pub fn stale_after(mut self, after: Duration) -> Self {
+        self.stale_after = after;
+        self
+    }
+    /// How long a write waits for another process's write lock before reporting
+    /// [`StoreError::Unavailable`] (default 5 s).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+    /// Opens the store at `path`; see [`SqliteStore::open`].
+    pub fn open(self, path: impl AsRef<Path>) -> Result<SqliteStore, SqliteError> {
+        SqliteStore::open_with(path.as_ref(), self)
+    }
+}
+
+pub(crate) struct Inner {
+    pub path: PathBuf,
+    pub writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    pub owner: [u8; 16],
+    pub options: SqliteOptions,
+}
 
 /// Events in an embedded SQLite file.
 ///
 /// One connection writes (behind a lock; the recorder's writer thread is its usual user);
 /// queries use their own connections, so in WAL mode they never wait for the writer. Several
-/// processes may open the same file: writers take turns (each waits up to 5 s for the lock,
-/// then reports [`StoreError::Unavailable`], which the recorder retries).
+/// processes may open the same file: writers take turns (each waits up to the busy timeout
+/// for the lock, then reports [`StoreError::Unavailable`], which the recorder retries).
 ///
 /// ```
 /// use history::{Event, EventType, HistoryStore, Query};
@@ -34,40 +98,102 @@ const MAX_IDLE_READERS: usize = 8;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SqliteStore {
-    path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    inner: Arc<Inner>,
+    heartbeat: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
-            .field("path", &self.path)
+            .field("path", &self.inner.path)
             .finish_non_exhaustive()
     }
 }
 
 impl SqliteStore {
     /// Opens the history database at `path`, creating it (mode 0600) with the current schema
-    /// when missing and upgrading an older schema in place.
+    /// when missing and upgrading an older schema in place, with default options.
     ///
-    /// Refused, with the file left untouched: a directory, a file that is not SQLite, another
-    /// application's SQLite database, and a database written by a newer version.
+    /// Refused, with the file left untouched: a directory, a file that is not SQLite (or is
+    /// damaged), another application's SQLite database, and a database written by a newer
+    /// version.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, SqliteError> {
-        let path = path.as_ref().to_owned();
-        let writer = schema::open_write_connection(&path)?;
-        Ok(SqliteStore {
-            path,
+        SqliteStore::open_with(path.as_ref(), SqliteOptions::default())
+    }
+
+    /// Options for opening a store (recovery, heartbeat, busy timeout).
+    pub fn options() -> SqliteOptions {
+        SqliteOptions::default()
+    }
+
+    fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteStore, SqliteError> {
+        let writer = schema::open_write_connection(path, options.busy_timeout)?;
+        let owner = *EventId::new().as_bytes();
+        let inner = Arc::new(Inner {
+            path: path.to_owned(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
-        })
+            owner,
+            options,
+        });
+        recovery::register(&inner)?;
+        let heartbeat = recovery::start_heartbeat(&inner)?;
+        let store = SqliteStore {
+            inner,
+            heartbeat: Some(heartbeat),
+        };
+        if store.inner.options.recover_on_open {
+            store.recover_interrupted()?;
+        }
+        Ok(store)
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
+    /// Marks events that were left pending or in progress by a process that died (no
+    /// heartbeat for the stale time, or gone from this host) as
+    /// [`Interrupted`](history::EventStatus::Interrupted), with an error saying so. Events
+    /// of live writers, this store included, are left alone. Returns how many were marked.
+    pub fn recover_interrupted(&self) -> Result<u64, SqliteError> {
+        recovery::recover(&self.inner)
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// The SQLite query plan of `query` (`EXPLAIN QUERY PLAN`, one line per step): which
+    /// index a query uses. For diagnostics and tests.
+    pub fn explain(&self, query: &Query) -> Result<Vec<String>, SqliteError> {
+        let (sql, values) = select_sql(query);
+        self.inner.read(|conn| {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let rows =
+                stmt.query_map(params_from_iter(values.iter()), |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Runs `ANALYZE`, so the query planner knows how the data is spread.
+    pub fn analyze(&self) -> Result<(), SqliteError> {
+        self.inner.write(|conn| Ok(conn.execute_batch("ANALYZE")?))
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.heartbeat.take() {
+            drop(stop);
+            let _ = handle.join();
+        }
+        recovery::unregister(&self.inner);
+    }
+}
+
+impl Inner {
     /// Runs `f` on an idle read connection (opening one when none is idle).
     pub(crate) fn read<T>(
         &self,
@@ -76,7 +202,7 @@ impl SqliteStore {
         let idle = self.readers.lock().pop();
         let conn = match idle {
             Some(c) => c,
-            None => schema::open_read_connection(&self.path)?,
+            None => schema::open_read_connection(&self.path, self.options.busy_timeout)?,
         };
         let out = f(&conn);
         let mut idle = self.readers.lock();
@@ -92,23 +218,6 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
     ) -> Result<T, SqliteError> {
         f(&mut self.writer.lock())
-    }
-
-    /// The SQLite query plan of `query` (`EXPLAIN QUERY PLAN`, one line per step): which
-    /// index a query uses. For diagnostics and tests.
-    pub fn explain(&self, query: &Query) -> Result<Vec<String>, SqliteError> {
-        let (sql, values) = select_sql(query);
-        self.read(|conn| {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-            let rows =
-                stmt.query_map(params_from_iter(values.iter()), |r| r.get::<_, String>(3))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-    }
-
-    /// Runs `ANALYZE`, so the query planner knows how the data is spread.
-    pub fn analyze(&self) -> Result<(), SqliteError> {
-        self.write(|conn| Ok(conn.execute_batch("ANALYZE")?))
     }
 }
 
@@ -132,31 +241,34 @@ impl HistoryStore for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut stmt = tx.prepare_cached(codec::UPSERT)?;
-                for e in batch {
-                    codec::upsert(&mut stmt, e)?;
+        let owner = &self.inner.owner;
+        self.inner
+            .write(|conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                {
+                    let mut stmt = tx.prepare_cached(codec::UPSERT)?;
+                    for e in batch {
+                        codec::upsert(&mut stmt, e, owner)?;
+                    }
                 }
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .map_err(StoreError::from)
+                tx.commit()?;
+                Ok(())
+            })
+            .map_err(StoreError::from)
     }
 
     fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        self.read(|conn| {
-            let mut stmt =
-                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))?;
-            let mut rows = stmt.query([&id.as_bytes()[..]])?;
-            match rows.next()? {
-                Some(row) => Ok(Some(codec::read_event(row)?)),
-                None => Ok(None),
-            }
-        })
-        .map_err(StoreError::from)
+        self.inner
+            .read(|conn| {
+                let mut stmt =
+                    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))?;
+                let mut rows = stmt.query([&id.as_bytes()[..]])?;
+                match rows.next()? {
+                    Some(row) => Ok(Some(codec::read_event(row)?)),
+                    None => Ok(None),
+                }
+            })
+            .map_err(StoreError::from)
     }
 
     fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
@@ -168,6 +280,7 @@ impl HistoryStore for SqliteStore {
             None
         };
         let mut items = self
+            .inner
             .read(|conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let mut rows = stmt.query(params_from_iter(values.iter()))?;
@@ -194,12 +307,29 @@ impl HistoryStore for SqliteStore {
     fn count(&self, query: &Query) -> Result<u64, StoreError> {
         let f = filter(query);
         let sql = format!("SELECT count(*) FROM events WHERE {}", f.clause());
-        self.read(|conn| {
-            let n: i64 = conn
-                .prepare_cached(&sql)?
-                .query_row(params_from_iter(f.values.iter()), |r| r.get(0))?;
-            Ok(n as u64)
-        })
-        .map_err(StoreError::from)
+        self.inner
+            .read(|conn| {
+                let n: i64 = conn
+                    .prepare_cached(&sql)?
+                    .query_row(params_from_iter(f.values.iter()), |r| r.get(0))?;
+                Ok(n as u64)
+            })
+            .map_err(StoreError::from)
+    }
+
+    /// `<database>-spill` beside the database file.
+    fn spill_path(&self) -> Option<PathBuf> {
+        let mut name = self.inner.path.as_os_str().to_owned();
+        name.push("-spill");
+        Some(PathBuf::from(name))
+    }
+
+    fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
+        crate::stats::stats(self, query).map_err(StoreError::from)
+    }
+
+    fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
+        policy.validate()?;
+        crate::retention::purge(self, policy).map_err(StoreError::from)
     }
 }

@@ -8,6 +8,8 @@
 //! - [`store`]: where events are kept — the [`HistoryStore`] trait, [`Query`] and [`Page`],
 //!   and the reference [`MemoryStore`]. The embedded default is `history_sqlite::SqliteStore`.
 //! - [`context`]: nesting of tracked calls and the ids a [`scope`] supplies.
+//! - [`stats`], [`retention`], [`export`], [`diff`]: statistics, purging old events, streaming
+//!   JSON Lines / CSV export, and comparing two events — over any store.
 //! - [`recorder`]: the [`Recorder`] that takes events off the caller's thread and writes them
 //!   in batches; [`init`] and [`set_default`] choose the one annotated functions use.
 //!
@@ -33,6 +35,11 @@ pub mod context;
 pub mod event;
 pub mod recorder;
 pub mod store;
+
+pub mod diff;
+pub mod export;
+pub mod retention;
+pub mod stats;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

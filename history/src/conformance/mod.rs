@@ -11,13 +11,18 @@
 //! The closure makes a fresh store for each case. When the store needs something kept alive
 //! (a temporary directory), return a [`Guarded`] holding both.
 
+mod capability_cases;
 mod data;
 mod query_cases;
 
 use crate::event::Event;
 use crate::store::{HistoryStore, Query};
 
-pub use data::{sample_events, Rng};
+pub use capability_cases::{
+    diff_of_stored_events, export_round_trip, retention_rules_with_dry_run,
+    stats_agree_with_naive_computation,
+};
+pub use data::{base_time, sample_events, Rng};
 pub use query_cases::{
     count_agrees_with_matches, cursor_pages_survive_concurrent_inserts,
     cursor_pages_without_duplicates_or_gaps, every_filter_agrees_with_matches,
@@ -72,6 +77,10 @@ macro_rules! conformance_tests {
             cursor_pages_survive_concurrent_inserts,
             count_agrees_with_matches,
             total_counts_every_match,
+            stats_agree_with_naive_computation,
+            retention_rules_with_dry_run,
+            export_round_trip,
+            diff_of_stored_events,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use parking_lot::RwLock;
 
 use crate::event::{Event, EventId};
+use crate::retention::{PurgeReport, Retention};
+use crate::stats::{Stats, StatsQuery};
 use crate::store::{Cursor, HistoryStore, Order, Page, Query, StoreError};
 
 /// Keeps events in memory. The reference implementation of [`HistoryStore`]: simple enough
@@ -82,5 +84,22 @@ impl HistoryStore for MemoryStore {
             .values()
             .filter(|e| query.matches(e))
             .count() as u64)
+    }
+
+    fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
+        Ok(crate::stats::compute(query, self.events.read().values()))
+    }
+
+    fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
+        policy.validate()?;
+        let mut events = self.events.write();
+        let ids = policy.select(events.values());
+        let report = PurgeReport::of(ids.iter().filter_map(|id| events.get(id)), policy.dry_run);
+        if !policy.dry_run {
+            for id in &ids {
+                events.remove(id);
+            }
+        }
+        Ok(report)
     }
 }

@@ -10,6 +10,8 @@ pub use memory::MemoryStore;
 pub use query::{Cursor, Order, Page, Query, DEFAULT_LIMIT, MAX_LIMIT};
 
 use crate::event::{Event, EventId};
+use crate::retention::{PurgeReport, Retention};
+use crate::stats::{Stats, StatsQuery};
 
 /// A boxed error from a backend.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -39,6 +41,52 @@ pub trait HistoryStore: Send + Sync + 'static {
     fn spill_path(&self) -> Option<PathBuf> {
         None
     }
+
+    /// Counts, success rate and duration percentiles of the events matching `query.filter`,
+    /// optionally grouped. The figures are defined by [`stats::compute`](crate::stats::compute).
+    /// The default reads every matching event through [`HistoryStore::query`]; backends
+    /// answer faster.
+    fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
+        let mut events = Vec::new();
+        let mut q = query.filter.clone();
+        q.limit = MAX_LIMIT;
+        q.cursor = None;
+        loop {
+            let page = self.query(&q)?;
+            events.extend(page.items);
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        Ok(crate::stats::compute(query, &events))
+    }
+
+    /// Deletes the events `policy` selects (see [`Retention::select`]), or only reports
+    /// them on a dry run. The default supports only dry runs.
+    fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
+        policy.validate()?;
+        if !policy.dry_run {
+            return Err(StoreError::Backend(
+                "this store does not support deleting events".into(),
+            ));
+        }
+        let mut events = Vec::new();
+        let mut q = Query::new().limit(MAX_LIMIT);
+        loop {
+            let page = self.query(&q)?;
+            events.extend(page.items);
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        let ids: std::collections::HashSet<EventId> = policy.select(&events).into_iter().collect();
+        Ok(PurgeReport::of(
+            events.iter().filter(|e| ids.contains(&e.id)),
+            true,
+        ))
+    }
 }
 
 impl<S: HistoryStore + ?Sized> HistoryStore for Arc<S> {
@@ -57,6 +105,12 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Arc<S> {
     fn spill_path(&self) -> Option<PathBuf> {
         (**self).spill_path()
     }
+    fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
+        (**self).stats(query)
+    }
+    fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
+        (**self).purge(policy)
+    }
 }
 
 impl<S: HistoryStore + ?Sized> HistoryStore for Box<S> {
@@ -74,6 +128,12 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Box<S> {
     }
     fn spill_path(&self) -> Option<PathBuf> {
         (**self).spill_path()
+    }
+    fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
+        (**self).stats(query)
+    }
+    fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
+        (**self).purge(policy)
     }
 }
 

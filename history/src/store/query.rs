@@ -243,6 +243,18 @@ impl Query {
         Ok(())
     }
 
+    /// Whether no filter is set (every event matches).
+    pub fn matches_everything(&self) -> bool {
+        let no_filters = Query {
+            order: self.order,
+            limit: self.limit,
+            cursor: self.cursor,
+            with_total: self.with_total,
+            ..Query::default()
+        };
+        *self == no_filters
+    }
+
     /// Whether `event` passes every filter (not the cursor). This is the meaning of each
     /// filter; every store must agree with it (the conformance suite checks).
     pub fn matches(&self, event: &Event) -> bool {

@@ -1,0 +1,119 @@
+//! Purging in SQL: candidates are chosen with one read (window function for keep-last-N),
+//! then deleted in small transactions so that writers (this process's recorder and other
+//! processes) get the lock between chunks; freed pages go back to the file system by
+//! incremental vacuum, also in steps.
+
+use history::retention::{PurgeReport, Retention, Subject};
+use rusqlite::{params_from_iter, TransactionBehavior};
+
+use crate::query::filter;
+use crate::{SqliteError, SqliteStore};
+
+/// Events deleted per transaction.
+pub const PURGE_CHUNK: usize = 2_000;
+/// Pages freed per incremental-vacuum step.
+const VACUUM_STEP: u32 = 2_000;
+
+/// The rowids a policy selects, and the earliest and latest start among them (micros).
+struct Candidates {
+    rowids: Vec<i64>,
+    oldest: Option<i64>,
+    newest: Option<i64>,
+}
+
+fn candidates(store: &SqliteStore, policy: &Retention) -> Result<Candidates, SqliteError> {
+    let f = filter(&policy.filter);
+    let sql = match policy.keep_last {
+        None => format!("SELECT rowid, started_at FROM events WHERE {}", f.clause()),
+        Some(k) => {
+            let col = match k.per {
+                Subject::Vm => "vm_id",
+                Subject::User => "user_id",
+            };
+            format!(
+                "SELECT rowid, started_at FROM events WHERE {col} IS NOT NULL AND {} \
+                 AND rowid NOT IN (SELECT r FROM (SELECT rowid AS r, row_number() OVER \
+                 (PARTITION BY {col} ORDER BY started_at DESC, id DESC) AS n \
+                 FROM events WHERE {col} IS NOT NULL) WHERE n <= {})",
+                f.clause(),
+                k.count.min(i64::MAX as u64)
+            )
+        }
+    };
+    store.inner().read(|conn| {
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(f.values.iter()))?;
+        let (mut ids, mut oldest, mut newest) = (Vec::new(), None::<i64>, None::<i64>);
+        while let Some(row) = rows.next()? {
+            ids.push(row.get::<_, i64>(0)?);
+            let t: i64 = row.get(1)?;
+            oldest = Some(oldest.map_or(t, |o| o.min(t)));
+            newest = Some(newest.map_or(t, |o| o.max(t)));
+        }
+        Ok(Candidates {
+            rowids: ids,
+            oldest,
+            newest,
+        })
+    })
+}
+
+pub(crate) fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeReport, SqliteError> {
+    let Candidates {
+        rowids: mut ids,
+        oldest,
+        newest,
+    } = candidates(store, policy)?;
+    let time = |t: Option<i64>| t.and_then(chrono::DateTime::from_timestamp_micros);
+    let mut report = history::retention::PurgeReport::default();
+    report.dry_run = policy.dry_run;
+    report.oldest = time(oldest);
+    report.newest = time(newest);
+    if policy.dry_run {
+        report.deleted = ids.len() as u64;
+        return Ok(report);
+    }
+    ids.sort_unstable();
+    // The filter is checked again at delete time: an event rewritten since (e.g. finished)
+    // and no longer matching stays.
+    let f = filter(&policy.filter);
+    let p = f.values.len() + 1;
+    let sql = format!(
+        "DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?{p})) AND {}",
+        f.clause()
+    );
+    let mut deleted = 0u64;
+    for chunk in ids.chunks(PURGE_CHUNK) {
+        let list = serde_json::to_string(chunk).map_err(|e| SqliteError::Corrupt(e.to_string()))?;
+        let mut values = f.values.clone();
+        values.push(rusqlite::types::Value::Text(list));
+        deleted += store.inner().write(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx
+                .prepare_cached(&sql)?
+                .execute(params_from_iter(values.iter()))?;
+            tx.commit()?;
+            Ok(n as u64)
+        })?;
+    }
+    report.deleted = deleted;
+    reclaim_space(store)?;
+    Ok(report)
+}
+
+/// Returns free pages to the file system, a step at a time (only for files created with
+/// incremental auto-vacuum, which this library does).
+pub(crate) fn reclaim_space(store: &SqliteStore) -> Result<(), SqliteError> {
+    loop {
+        let free: i64 = store.inner().write(|conn| {
+            conn.execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_STEP})"))?;
+            Ok(conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?)
+        })?;
+        let auto: i64 = store
+            .inner()
+            .read(|conn| Ok(conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?))?;
+        if free == 0 || auto != 2 {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Retention: which old events to delete ([`Retention`]), and what a purge did
+//! ([`PurgeReport`]).
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, EventId, EventStatus, EventType, SubjectId};
+use crate::store::{Query, StoreError};
+
+/// Which events a purge deletes: those matching `filter` (every filter of [`Query`] works:
+/// age, status, type, …), except the newest `keep_last` of each subject when that is set.
+///
+/// With `keep_last`, only events that have the subject are candidates: "keep the last 100
+/// runs per VM" never deletes events that concern no VM. A policy must say something: an
+/// empty policy (no filter, no `keep_last`) is refused rather than deleting everything.
+///
+/// ```
+/// use std::time::Duration;
+/// use history::retention::{Retention, Subject};
+/// use history::EventStatus;
+/// // Successful events older than 30 days, keeping the last 10 per VM; only report.
+/// let policy = Retention::older_than(Duration::from_secs(30 * 86_400))
+///     .status(EventStatus::Success)
+///     .keep_last(Subject::Vm, 10)
+///     .dry_run();
+/// assert!(policy.dry_run);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Retention {
+    /// Which events may go (order, limit and cursor are ignored).
+    pub filter: Query,
+    /// Never delete the newest N events of each subject.
+    pub keep_last: Option<KeepLast>,
+    /// Only report what would go.
+    pub dry_run: bool,
+}
+
+/// Keep the newest `count` events of each `per` subject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeepLast {
+    /// Per which subject.
+    pub per: Subject,
+    /// How many to keep (at least 1).
+    pub count: u64,
+}
+
+/// A subject events are kept per.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// Per VM.
+    Vm,
+    /// Per user.
+    User,
+}
+
+impl Subject {
+    /// The subject of `event`, if it has one.
+    pub fn of(self, event: &Event) -> Option<&SubjectId> {
+        match self {
+            Subject::Vm => event.vm_id.as_ref(),
+            Subject::User => event.user_id.as_ref(),
+        }
+    }
+}
+
+impl Retention {
+    /// Events matching `filter`.
+    pub fn matching(filter: Query) -> Retention {
+        Retention {
+            filter,
+            keep_last: None,
+            dry_run: false,
+        }
+    }
+    /// Events that started more than `age` ago.
+    pub fn older_than(age: Duration) -> Retention {
+        let cutoff =
+            crate::now() - chrono::Duration::from_std(age).unwrap_or(chrono::TimeDelta::MAX);
+        Retention::before(cutoff)
+    }
+    /// Events that started before `t`.
+    pub fn before(t: DateTime<Utc>) -> Retention {
+        Retention::matching(Query::new().until(t))
+    }
+    /// Only events with this status (may be given several times).
+    pub fn status(mut self, s: EventStatus) -> Retention {
+        self.filter.statuses.push(s);
+        self
+    }
+    /// Only events of this type (may be given several times).
+    pub fn event_type(mut self, t: EventType) -> Retention {
+        self.filter.event_types.push(t);
+        self
+    }
+    /// Keeps the newest `count` events of each subject.
+    pub fn keep_last(mut self, per: Subject, count: u64) -> Retention {
+        self.keep_last = Some(KeepLast { per, count });
+        self
+    }
+    /// Only reports what would go.
+    pub fn dry_run(mut self) -> Retention {
+        self.dry_run = true;
+        self
+    }
+
+    /// Refuses a policy that would delete everything by accident, or keeps nothing per subject.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        if let Some(k) = self.keep_last {
+            if k.count == 0 {
+                return Err(StoreError::InvalidQuery(
+                    "`keep_last.count` must be at least 1".into(),
+                ));
+            }
+        }
+        if self.keep_last.is_none() && self.filter.matches_everything() {
+            return Err(StoreError::InvalidQuery(
+                "a retention policy needs a filter (age, status, type, …) or `keep_last`; \
+                 refusing to delete every event"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The ids `self` selects among `events`: the meaning of a policy, which every store must
+    /// agree with.
+    pub fn select<'a>(&self, events: impl IntoIterator<Item = &'a Event> + Clone) -> Vec<EventId> {
+        let protected: HashSet<EventId> = match self.keep_last {
+            None => HashSet::new(),
+            Some(k) => {
+                let mut per: BTreeMap<&SubjectId, Vec<&Event>> = BTreeMap::new();
+                for e in events.clone() {
+                    if let Some(s) = k.per.of(e) {
+                        per.entry(s).or_default().push(e);
+                    }
+                }
+                per.into_values()
+                    .flat_map(|mut v| {
+                        v.sort_by_key(|e| std::cmp::Reverse((e.started_at, e.id)));
+                        v.into_iter().take(k.count as usize).map(|e| e.id)
+                    })
+                    .collect()
+            }
+        };
+        events
+            .into_iter()
+            .filter(|e| self.filter.matches(e))
+            .filter(|e| match self.keep_last {
+                None => true,
+                Some(k) => k.per.of(e).is_some() && !protected.contains(&e.id),
+            })
+            .map(|e| e.id)
+            .collect()
+    }
+}
+
+/// What a purge deleted (or, for a dry run, would delete).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PurgeReport {
+    /// How many events.
+    pub deleted: u64,
+    /// Whether this was a dry run (nothing was deleted).
+    pub dry_run: bool,
+    /// The earliest start among them.
+    pub oldest: Option<DateTime<Utc>>,
+    /// The latest start among them.
+    pub newest: Option<DateTime<Utc>>,
+}
+
+impl PurgeReport {
+    /// A report over the events selected.
+    pub fn of<'a>(selected: impl IntoIterator<Item = &'a Event>, dry_run: bool) -> PurgeReport {
+        let mut r = PurgeReport {
+            dry_run,
+            ..PurgeReport::default()
+        };
+        for e in selected {
+            r.deleted += 1;
+            r.oldest = Some(r.oldest.map_or(e.started_at, |t| t.min(e.started_at)));
+            r.newest = Some(r.newest.map_or(e.started_at, |t| t.max(e.started_at)));
+        }
+        r
+    }
+}

@@ -1,0 +1,67 @@
+//! A database of each released schema (kept as SQL text under tests/fixtures/) is upgraded
+//! in place on open, keeping every event.
+
+use std::path::Path;
+
+use history::{Event, EventStatus, HistoryStore, Query};
+use history_sqlite::SqliteStore;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+fn load_fixture(version: u32, path: &Path) -> Vec<Event> {
+    let sql = std::fs::read_to_string(format!("{FIXTURES}/schema_v{version}.sql")).unwrap();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(&sql).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, i64::from(version));
+    let json =
+        std::fs::read_to_string(format!("{FIXTURES}/schema_v{version}_events.json")).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+fn user_version(path: &Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_in_place_keeping_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let events = load_fixture(1, &path);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(user_version(&path), history_sqlite::schema::SCHEMA_VERSION);
+    assert_eq!(store.count(&Query::new()).unwrap(), events.len() as u64);
+    for e in &events {
+        assert_eq!(store.get(e.id).unwrap().as_ref(), Some(e));
+    }
+    // The upgraded file works as a current one.
+    let mut more = events[1].clone();
+    more.id = history::EventId::new();
+    store.write_batch(&[more.clone()]).unwrap();
+    assert_eq!(store.get(more.id).unwrap(), Some(more));
+    drop(store);
+    // Opening again is a no-op.
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.count(&Query::new()).unwrap(), events.len() as u64 + 1);
+}
+
+#[test]
+fn unfinished_events_from_before_the_upgrade_are_recoverable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let events = load_fixture(1, &path);
+    assert_eq!(events[0].status, EventStatus::InProgress);
+    let store = SqliteStore::options()
+        .recover_on_open(true)
+        .open(&path)
+        .unwrap();
+    let e = store.get(events[0].id).unwrap().unwrap();
+    assert_eq!(e.status, EventStatus::Interrupted);
+    assert!(e.error.unwrap().message.contains("ended before"));
+    assert_eq!(store.get(events[1].id).unwrap().as_ref(), Some(&events[1]));
+}
