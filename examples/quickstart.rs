@@ -141,7 +141,9 @@ fn spec(id: u64, name: &str, instance_type: &str) -> VmSpec {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "history.db".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "history.db".into());
     let recorder = Recorder::new(SqliteStore::open(&path)?)?;
     let guard = history::init(recorder.clone())?;
     let run_started = history::now();
@@ -185,9 +187,8 @@ fn print_table(events: &[Event]) {
         "{:<36}  {:<10}  {:<8}  {:>4}  {:>4}  {:>9}  error",
         "id", "type", "status", "user", "vm", "duration"
     );
-    let show = |id: &Option<history::SubjectId>| {
-        id.as_ref().map(|i| i.to_string()).unwrap_or_default()
-    };
+    let show =
+        |id: &Option<history::SubjectId>| id.as_ref().map(|i| i.to_string()).unwrap_or_default();
     for e in events {
         let duration = e
             .duration
