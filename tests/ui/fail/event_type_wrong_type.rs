@@ -1,0 +1,8 @@
+use history::track_history;
+
+const NAME: &str = "backup";
+
+#[track_history(event_type = NAME)]
+fn f() {}
+
+fn main() {}

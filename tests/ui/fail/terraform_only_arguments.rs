@@ -1,0 +1,6 @@
+use history::track_history;
+
+#[track_history(command = "apply")]
+fn f() {}
+
+fn main() {}
