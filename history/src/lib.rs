@@ -62,4 +62,7 @@ pub use json::Json;
 pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};
 pub use store::{Cursor, HistoryStore, MemoryStore, Order, Page, Query, StoreError};
 
-pub use history_macros::{track_history, track_terraform};
+#[doc = include_str!("../docs/track_history.md")]
+pub use history_macros::track_history;
+#[doc = include_str!("../docs/track_terraform.md")]
+pub use history_macros::track_terraform;
