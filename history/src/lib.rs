@@ -12,6 +12,8 @@
 //!   JSON Lines / CSV export, and comparing two events — over any store.
 //! - [`recorder`]: the [`Recorder`] that takes events off the caller's thread and writes them
 //!   in batches; [`init`] and [`set_default`] choose the one annotated functions use.
+//! - `exec` (feature `executors`): Terraform and Ansible runs, executed, streamed, parsed and
+//!   recorded.
 //!
 //! ```
 //! use history::{Event, EventStatus, EventType, MemoryStore, Query, Recorder};
@@ -33,6 +35,8 @@
 
 pub mod context;
 pub mod event;
+#[cfg(feature = "executors")]
+pub mod exec;
 pub mod recorder;
 pub mod store;
 
@@ -53,6 +57,8 @@ pub mod __private;
 
 pub use context::scope;
 pub use error::Error;
+#[cfg(feature = "executors")]
+pub use exec::{ansible, terraform};
 pub use event::{
     now, ErrorInfo, Event, EventBuilder, EventId, EventStatus, EventType, SubjectId,
     TerraformStatus,

@@ -1,0 +1,758 @@
+//! [`AnsibleExecutor`]: runs `ansible-playbook` and ad-hoc `ansible` and records each run.
+//!
+//! ```no_run
+//! # async fn demo(recorder: history::Recorder) -> Result<(), history::exec::ExecError> {
+//! use history::ansible::AnsibleExecutor;
+//!
+//! let run = AnsibleExecutor::new(&recorder)
+//!     .inventory("inventory.ini")
+//!     .extra_var("app_version", "1.4.2")
+//!     .secret_var("db_password", "hunter2") // recorded as "[redacted]", scrubbed from output
+//!     .limit("web")
+//!     .tag("deploy")
+//!     .user_id(7)
+//!     .run_playbook("site.yml")
+//!     .await?;
+//! println!("changed: {}, failed hosts: {:?}", run.changed, run.failed_hosts);
+//! # Ok(()) }
+//! ```
+//!
+//! Extra variables reach Ansible through a private JSON file (`-e @file`, removed when the run
+//! ends), so secret values are on no command line. The output is read with Ansible's default
+//! callback (forced for playbooks), colours off and Python unbuffered, so lines stream live.
+
+mod parse;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub use parse::{HostStats, TaskResult, TaskStatus};
+
+use crate::exec::record::{process_details, stopped_status, subject_setters, RunRecord};
+use crate::exec::{
+    Ending, ExecError, KeptOutput, LineAction, LineHandler, ProcessCommand, ProcessOutcome,
+    Redactor, Running, StreamKind, Subjects, Subscription, REDACTED,
+};
+use crate::{ErrorInfo, EventId, EventStatus, EventType, Recorder};
+use parse::{Form, OutputParser};
+
+/// What an Ansible run ran.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AnsibleTarget {
+    /// `ansible-playbook <playbook>`.
+    Playbook {
+        /// The playbook file.
+        playbook: String,
+    },
+    /// `ansible <pattern> -m <module> [-a <args>]`.
+    Adhoc {
+        /// The host pattern.
+        pattern: String,
+        /// The module.
+        module: String,
+    },
+}
+
+/// The result of one Ansible run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AnsibleRun {
+    /// The id of the event it was recorded as.
+    pub event_id: EventId,
+    /// What was run.
+    pub target: AnsibleTarget,
+    /// Whether Ansible exited by itself with code 0.
+    pub success: bool,
+    /// The recorded event's status (`success`, `failed` or `cancelled`).
+    pub status: EventStatus,
+    /// Ansible's exit code, when it exited by itself (2: a host failed; 4: a host was
+    /// unreachable).
+    pub exit_code: Option<i32>,
+    /// How the process ended.
+    pub ending: Ending,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// Per-host counters: from the PLAY RECAP when Ansible printed one, else counted from the
+    /// result lines.
+    pub hosts: std::collections::BTreeMap<String, HostStats>,
+    /// Whether any host changed anything.
+    pub changed: bool,
+    /// Hosts with failed tasks.
+    pub failed_hosts: Vec<String>,
+    /// Hosts that could not be reached.
+    pub unreachable_hosts: Vec<String>,
+    /// Whether a PLAY RECAP was read.
+    pub recap: bool,
+    /// Each task result, in order (at most 1,000).
+    pub tasks: Vec<TaskResult>,
+    /// Task results left out past the first 1,000.
+    pub tasks_left_out: u64,
+    /// The kept output lines.
+    pub output: KeptOutput,
+    /// How long the process ran.
+    pub duration: Duration,
+}
+
+impl AnsibleRun {
+    /// The short summary recorded as the event's `result`.
+    pub fn summary(&self) -> Value {
+        json!({
+            "target": self.target,
+            "success": self.success,
+            "exit_code": self.exit_code,
+            "changed": self.changed,
+            "failed_hosts": self.failed_hosts,
+            "unreachable_hosts": self.unreachable_hosts,
+            "hosts": self.hosts,
+            "error": self.error.as_ref().map(|e| e.message.clone()),
+        })
+    }
+}
+
+/// A secret string whose `Debug` form does not show it.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+/// Runs Ansible playbooks and ad-hoc commands and records each run; see the
+/// [module docs](self).
+#[derive(Clone, Debug)]
+#[must_use = "call .run_playbook(..) or .run_adhoc(..) to run Ansible"]
+pub struct AnsibleExecutor {
+    recorder: Recorder,
+    bin_dir: Option<PathBuf>,
+    inventory: Vec<String>,
+    extra_vars: Vec<(String, Value)>,
+    secret_vars: Vec<(String, Secret)>,
+    redact: Vec<Secret>,
+    limit: Option<String>,
+    tags: Vec<String>,
+    skip_tags: Vec<String>,
+    check: bool,
+    working_dir: Option<PathBuf>,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    subjects: Subjects,
+    operation: Option<String>,
+    timeout: Option<Duration>,
+    keep: Option<(usize, usize)>,
+    tee: Option<PathBuf>,
+    kill_grace: Option<Duration>,
+}
+
+impl AnsibleExecutor {
+    /// An executor that records through `recorder`.
+    pub fn new(recorder: &Recorder) -> AnsibleExecutor {
+        AnsibleExecutor {
+            recorder: recorder.clone(),
+            bin_dir: None,
+            inventory: Vec::new(),
+            extra_vars: Vec::new(),
+            secret_vars: Vec::new(),
+            redact: Vec::new(),
+            limit: None,
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
+            check: false,
+            working_dir: None,
+            env: Vec::new(),
+            args: Vec::new(),
+            subjects: Subjects::default(),
+            operation: None,
+            timeout: None,
+            keep: None,
+            tee: None,
+            kill_grace: None,
+        }
+    }
+
+    /// The directory holding `ansible-playbook` and `ansible` (default: found in `PATH`).
+    pub fn bin_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.bin_dir = Some(dir.as_ref().to_owned());
+        self
+    }
+    /// An inventory: a file, a directory, or a host list like `"web1,web2,"` (`-i`;
+    /// repeatable).
+    pub fn inventory(mut self, inventory: impl Into<String>) -> Self {
+        self.inventory.push(inventory.into());
+        self
+    }
+    /// An extra variable, recorded with its value.
+    pub fn extra_var(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra_vars.push((name.into(), value.into()));
+        self
+    }
+    /// A secret extra variable: recorded as `"[redacted]"` and scrubbed from the output.
+    pub fn secret_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.secret_vars.push((name.into(), Secret(value.into())));
+        self
+    }
+    /// Any other value to scrub from what is recorded (e.g. a secret in module arguments).
+    pub fn redact(mut self, value: impl Into<String>) -> Self {
+        self.redact.push(Secret(value.into()));
+        self
+    }
+    /// Limits the run to these hosts (`--limit`).
+    pub fn limit(mut self, pattern: impl Into<String>) -> Self {
+        self.limit = Some(pattern.into());
+        self
+    }
+    /// Runs only tasks with this tag (`--tags`; repeatable).
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+    /// Skips tasks with this tag (`--skip-tags`; repeatable).
+    pub fn skip_tag(mut self, tag: impl Into<String>) -> Self {
+        self.skip_tags.push(tag.into());
+        self
+    }
+    /// Check mode: report what would change without changing it (`--check`).
+    pub fn check(mut self, check: bool) -> Self {
+        self.check = check;
+        self
+    }
+    /// The directory to run in (default: the current directory).
+    pub fn working_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.working_dir = Some(dir.as_ref().to_owned());
+        self
+    }
+    /// An environment variable for Ansible. Its value is not recorded.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+    /// An extra command-line argument (e.g. `--forks=10`).
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+    /// Records runs under this operation name (default `ansible-playbook` / `ansible`).
+    pub fn operation(mut self, operation: impl Into<String>) -> Self {
+        self.operation = Some(operation.into());
+        self
+    }
+    /// Kills a run (its whole process group) that takes longer, and records it as cancelled
+    /// with a timeout error.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Keeps the first `head` and last `tail` output lines in the event (default 500 + 500).
+    pub fn keep_lines(mut self, head: usize, tail: usize) -> Self {
+        self.keep = Some((head, tail));
+        self
+    }
+    /// Also writes every output line (secrets scrubbed) to this file.
+    pub fn tee(mut self, path: impl AsRef<Path>) -> Self {
+        self.tee = Some(path.as_ref().to_owned());
+        self
+    }
+    /// How long Ansible may take to stop after `SIGTERM` before `SIGKILL` (default 10 s).
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = Some(grace);
+        self
+    }
+
+    subject_setters!();
+
+    /// Runs `ansible-playbook <playbook>` to the end and records it.
+    ///
+    /// Returns the run, successful or not; an error only when it could not be started, and
+    /// then a `failed` event was recorded.
+    pub async fn run_playbook(&self, playbook: impl AsRef<Path>) -> Result<AnsibleRun, ExecError> {
+        self.start_playbook(playbook)?.wait().await
+    }
+
+    /// Runs `ansible <pattern> -m <module> [-a <args>]` to the end and records it.
+    pub async fn run_adhoc(
+        &self,
+        pattern: &str,
+        module: &str,
+        args: Option<&str>,
+    ) -> Result<AnsibleRun, ExecError> {
+        self.start_adhoc(pattern, module, args)?.wait().await
+    }
+
+    /// Starts a playbook run; see [`AnsibleExecutor::run_playbook`]. Dropping the handle
+    /// cancels the run.
+    pub fn start_playbook(&self, playbook: impl AsRef<Path>) -> Result<AnsibleExecution, ExecError> {
+        let playbook = playbook.as_ref();
+        let name = playbook.to_string_lossy().into_owned();
+        let target = AnsibleTarget::Playbook {
+            playbook: name.clone(),
+        };
+        let mut params = self.common_parameters();
+        params["playbook"] = json!(name);
+        let check = || -> Result<(), ExecError> {
+            let full = match &self.working_dir {
+                Some(dir) if playbook.is_relative() => dir.join(playbook),
+                _ => playbook.to_owned(),
+            };
+            if name.is_empty() || !full.is_file() {
+                return Err(ExecError::invalid(
+                    "playbook",
+                    format!("{name:?} is not a file (looked for {})", full.display()),
+                ));
+            }
+            Ok(())
+        };
+        self.start(
+            EventType::PlaybookRun,
+            "ansible-playbook",
+            target,
+            params,
+            vec![name.clone()],
+            check,
+        )
+    }
+
+    /// Starts an ad-hoc run; see [`AnsibleExecutor::run_adhoc`].
+    pub fn start_adhoc(
+        &self,
+        pattern: &str,
+        module: &str,
+        args: Option<&str>,
+    ) -> Result<AnsibleExecution, ExecError> {
+        let target = AnsibleTarget::Adhoc {
+            pattern: pattern.to_owned(),
+            module: module.to_owned(),
+        };
+        let mut params = self.common_parameters();
+        params["pattern"] = json!(pattern);
+        params["module"] = json!(module);
+        if let Some(a) = args {
+            params["module_args"] = json!(a);
+        }
+        let mut positional = vec![pattern.to_owned(), "-m".to_owned(), module.to_owned()];
+        if let Some(a) = args {
+            positional.push("-a".to_owned());
+            positional.push(a.to_owned());
+        }
+        let check = || -> Result<(), ExecError> {
+            if pattern.trim().is_empty() || pattern.starts_with('-') {
+                return Err(ExecError::invalid(
+                    "pattern",
+                    format!("must be a host pattern, not empty nor starting with '-' (got {pattern:?})"),
+                ));
+            }
+            if module.is_empty()
+                || !module
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            {
+                return Err(ExecError::invalid(
+                    "module",
+                    format!("must be a module name of letters, digits, '_' and '.' (got {module:?})"),
+                ));
+            }
+            Ok(())
+        };
+        self.start(EventType::AdhocRun, "ansible", target, params, positional, check)
+    }
+
+    fn start(
+        &self,
+        event_type: EventType,
+        program: &str,
+        target: AnsibleTarget,
+        mut params: Value,
+        positional: Vec<String>,
+        check: impl FnOnce() -> Result<(), ExecError>,
+    ) -> Result<AnsibleExecution, ExecError> {
+        let redactor = self.redactor();
+        redactor.scrub_value(&mut params);
+        let binary = match &self.bin_dir {
+            Some(dir) => dir.join(program),
+            None => PathBuf::from(program),
+        };
+        params["binary"] = json!(binary.to_string_lossy());
+        let record = RunRecord::new(
+            &self.recorder,
+            event_type,
+            self.operation.clone().unwrap_or_else(|| program.to_owned()),
+            &self.subjects,
+            params,
+        );
+        let prepared = self
+            .check_common()
+            .and_then(|()| check())
+            .and_then(|()| record.validate())
+            .and_then(|()| self.vars_file());
+        let vars_file = match prepared {
+            Ok(file) => file,
+            Err(e) => {
+                record.record_not_started(&e);
+                return Err(e);
+            }
+        };
+        record.record();
+
+        let form = match target {
+            AnsibleTarget::Playbook { .. } => Form::Playbook,
+            AnsibleTarget::Adhoc { .. } => Form::Adhoc,
+        };
+        let mut p = ProcessCommand::new(&binary)
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_FORCE_COLOR", "0")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+            .env("PYTHONUNBUFFERED", "1")
+            .redactor(redactor.clone())
+            .not_found_hint(" (set AnsibleExecutor::bin_dir, or put it in PATH)");
+        if form == Form::Playbook {
+            p = p.env("ANSIBLE_STDOUT_CALLBACK", "default");
+        }
+        for inv in &self.inventory {
+            p = p.arg("-i").arg(inv);
+        }
+        if let Some(file) = &vars_file {
+            p = p.arg("-e").arg(format!("@{}", file.path().display()));
+        }
+        if let Some(limit) = &self.limit {
+            p = p.arg("--limit").arg(limit);
+        }
+        if !self.tags.is_empty() {
+            p = p.arg("--tags").arg(self.tags.join(","));
+        }
+        if !self.skip_tags.is_empty() {
+            p = p.arg("--skip-tags").arg(self.skip_tags.join(","));
+        }
+        if self.check {
+            p = p.arg("--check");
+        }
+        p = p.args(&self.args).args(&positional);
+        for (k, v) in &self.env {
+            p = p.env(k, v);
+        }
+        if let Some(dir) = &self.working_dir {
+            p = p.working_dir(dir);
+        }
+        if let Some(t) = self.timeout {
+            p = p.timeout(t);
+        }
+        if let Some((head, tail)) = self.keep {
+            p = p.keep_lines(head, tail);
+        }
+        if let Some(tee) = &self.tee {
+            p = p.tee(tee);
+        }
+        if let Some(grace) = self.kill_grace {
+            p = p.kill_grace(grace);
+        }
+
+        let event_id = record.event.id;
+        let not_started = record.clone();
+        let handler = RunHandler {
+            program: program.to_owned(),
+            target,
+            parser: OutputParser::new(form, redactor),
+            record,
+            command_line: p.command_line(),
+            _vars_file: vars_file,
+        };
+        match p.start_with(handler) {
+            Ok(running) => Ok(AnsibleExecution { event_id, running }),
+            Err(e) => {
+                not_started.record_not_started(&e);
+                Err(e)
+            }
+        }
+    }
+
+    fn redactor(&self) -> Redactor {
+        Redactor::new(
+            self.secret_vars
+                .iter()
+                .map(|(_, v)| v.0.clone())
+                .chain(self.redact.iter().map(|v| v.0.clone())),
+        )
+    }
+
+    /// The inputs every run records: never a secret value.
+    fn common_parameters(&self) -> Value {
+        let mut vars = serde_json::Map::new();
+        for (k, v) in &self.extra_vars {
+            vars.insert(k.clone(), v.clone());
+        }
+        for (k, _) in &self.secret_vars {
+            vars.insert(k.clone(), json!(REDACTED));
+        }
+        let mut params = json!({
+            "inventory": self.inventory,
+            "extra_vars": vars,
+            "working_dir": self.working_dir.as_ref().map(|d| d.to_string_lossy().into_owned()),
+        });
+        if let Some(limit) = &self.limit {
+            params["limit"] = json!(limit);
+        }
+        if !self.tags.is_empty() {
+            params["tags"] = json!(self.tags);
+        }
+        if !self.skip_tags.is_empty() {
+            params["skip_tags"] = json!(self.skip_tags);
+        }
+        if self.check {
+            params["check"] = json!(true);
+        }
+        if !self.args.is_empty() {
+            params["args"] = json!(self.args);
+        }
+        if !self.env.is_empty() {
+            params["env"] = json!(self.env.iter().map(|(k, _)| k).collect::<Vec<_>>());
+        }
+        params
+    }
+
+    fn check_common(&self) -> Result<(), ExecError> {
+        for (name, _) in self
+            .extra_vars
+            .iter()
+            .map(|(k, v)| (k, Some(v)))
+            .chain(self.secret_vars.iter().map(|(k, _)| (k, None)))
+        {
+            check_var_name(name)?;
+        }
+        for (field, values) in [("tags", &self.tags), ("skip_tags", &self.skip_tags)] {
+            if let Some(bad) = values
+                .iter()
+                .find(|t| t.is_empty() || t.contains(',') || t.starts_with('-'))
+            {
+                return Err(ExecError::invalid(
+                    field,
+                    format!("{bad:?} is not a tag: it must be non-empty, without ',' and not start with '-'"),
+                ));
+            }
+        }
+        if let Some(limit) = &self.limit {
+            if limit.trim().is_empty() || limit.starts_with('-') {
+                return Err(ExecError::invalid(
+                    "limit",
+                    format!("must be a host pattern, not empty nor starting with '-' (got {limit:?})"),
+                ));
+            }
+        }
+        if let Some(bad) = self.inventory.iter().find(|i| i.is_empty()) {
+            return Err(ExecError::invalid(
+                "inventory",
+                format!("must not be empty (got {bad:?})"),
+            ));
+        }
+        for (key, _) in &self.env {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                return Err(ExecError::invalid(
+                    "env",
+                    format!("{key:?} is not a valid environment variable name"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the extra variables to a private JSON file for `-e @file`.
+    fn vars_file(&self) -> Result<Option<tempfile::NamedTempFile>, ExecError> {
+        if self.extra_vars.is_empty() && self.secret_vars.is_empty() {
+            return Ok(None);
+        }
+        let mut vars = serde_json::Map::new();
+        for (k, v) in &self.extra_vars {
+            vars.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &self.secret_vars {
+            vars.insert(k.clone(), json!(v.0));
+        }
+        let mut file = tempfile::Builder::new()
+            .prefix("history-ansible-vars-")
+            .suffix(".json")
+            .tempfile()?;
+        serde_json::to_writer(file.as_file_mut(), &vars)
+            .map_err(|e| ExecError::Io(std::io::Error::other(e)))?;
+        Ok(Some(file))
+    }
+}
+
+/// Ansible variable names: a letter or `_`, then letters, digits and `_`.
+fn check_var_name(name: &str) -> Result<(), ExecError> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && name.len() <= 200 {
+        return Ok(());
+    }
+    Err(ExecError::invalid(
+        "extra_vars",
+        format!(
+            "{name:?} is not a valid Ansible variable name: it must be 1 to 200 characters, \
+             start with a letter or '_', and hold only letters, digits and '_'"
+        ),
+    ))
+}
+
+/// A running Ansible command: watch it, cancel it, or wait for its [`AnsibleRun`].
+/// Dropping it cancels the run (recorded as `cancelled`).
+#[derive(Debug)]
+pub struct AnsibleExecution {
+    event_id: EventId,
+    running: Running<AnsibleRun>,
+}
+
+impl AnsibleExecution {
+    /// The id of the event the run is recorded as.
+    pub fn event_id(&self) -> EventId {
+        self.event_id
+    }
+    /// Ansible's process id (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.running.pid()
+    }
+    /// A live view of the output: the lines kept so far, then each new one.
+    pub fn subscribe(&self) -> Subscription {
+        self.running.subscribe()
+    }
+    /// The lines kept so far.
+    pub fn output(&self) -> KeptOutput {
+        self.running.output()
+    }
+    /// Stops the run (`SIGTERM` to its process group, `SIGKILL` after the grace period).
+    pub fn cancel(&self) {
+        self.running.cancel()
+    }
+    /// Waits for the run to end.
+    pub async fn wait(self) -> Result<AnsibleRun, ExecError> {
+        self.running.wait().await.map(|(_, run)| run)
+    }
+}
+
+struct RunHandler {
+    program: String,
+    target: AnsibleTarget,
+    parser: OutputParser,
+    record: RunRecord,
+    command_line: Vec<String>,
+    /// Kept until the run ends, then removed.
+    _vars_file: Option<tempfile::NamedTempFile>,
+}
+
+impl LineHandler for RunHandler {
+    type Output = AnsibleRun;
+
+    fn on_line(&mut self, stream: StreamKind, line: &str) -> LineAction {
+        if stream == StreamKind::Stdout {
+            self.parser.line(line);
+        }
+        LineAction::Keep
+    }
+
+    fn finish(mut self, outcome: &ProcessOutcome) -> AnsibleRun {
+        let hosts = self.parser.hosts().clone();
+        let changed = hosts.values().any(|s| s.changed > 0);
+        let failed_hosts: Vec<String> = hosts
+            .iter()
+            .filter(|(_, s)| s.failed > 0)
+            .map(|(h, _)| h.clone())
+            .collect();
+        let unreachable_hosts: Vec<String> = hosts
+            .iter()
+            .filter(|(_, s)| s.unreachable > 0)
+            .map(|(h, _)| h.clone())
+            .collect();
+        let success = outcome.success();
+        let (status, error) = if success {
+            (EventStatus::Success, None)
+        } else if let Some((status, error)) = stopped_status(&self.program, outcome) {
+            (status, Some(error))
+        } else {
+            let code = outcome
+                .exit_code
+                .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
+            let mut why = Vec::new();
+            if !failed_hosts.is_empty() {
+                why.push(format!("failed hosts: {}", failed_hosts.join(", ")));
+            }
+            if !unreachable_hosts.is_empty() {
+                why.push(format!("unreachable hosts: {}", unreachable_hosts.join(", ")));
+            }
+            if why.is_empty() {
+                why.push(first_error_line(&outcome.output).unwrap_or("no error message").to_owned());
+            }
+            (
+                EventStatus::Failed,
+                Some(
+                    ErrorInfo::new(format!("{} failed ({code}): {}", self.program, why.join("; ")))
+                        .with_kind("ansible_error"),
+                ),
+            )
+        };
+        let run = AnsibleRun {
+            event_id: self.record.event.id,
+            target: self.target.clone(),
+            success,
+            status,
+            exit_code: outcome.exit_code,
+            ending: outcome.ending.clone(),
+            error: error.clone(),
+            hosts,
+            changed,
+            failed_hosts,
+            unreachable_hosts,
+            recap: !self.parser.recap.is_empty(),
+            tasks: std::mem::take(&mut self.parser.tasks),
+            tasks_left_out: self.parser.tasks_left_out,
+            output: outcome.output.clone(),
+            duration: outcome.duration,
+        };
+        let mut execution = process_details(outcome, &self.command_line);
+        for (key, value) in [
+            ("hosts", json!(run.hosts)),
+            ("changed", json!(run.changed)),
+            ("failed_hosts", json!(run.failed_hosts)),
+            ("unreachable_hosts", json!(run.unreachable_hosts)),
+            ("recap", json!(run.recap)),
+            ("tasks", json!(run.tasks)),
+            ("tasks_left_out", json!(run.tasks_left_out)),
+        ] {
+            execution.insert(key.into(), value);
+        }
+        self.record
+            .record_finished(status, run.summary(), Value::Object(execution), error);
+        run
+    }
+}
+
+/// The first line Ansible reported an error on (`[ERROR]: …` or `ERROR! …`), else the last
+/// line on standard error.
+fn first_error_line(output: &KeptOutput) -> Option<&str> {
+    output
+        .lines()
+        .find(|l| {
+            l.stream == StreamKind::Stderr
+                && (l.text.starts_with("[ERROR]") || l.text.starts_with("ERROR!"))
+        })
+        .map(|l| l.text.as_str())
+        .or_else(|| output.last_line_of(StreamKind::Stderr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_names_are_checked() {
+        assert!(check_var_name("db_password").is_ok());
+        for bad in ["", "9x", "a-b", "a b"] {
+            let e = check_var_name(bad).unwrap_err().to_string();
+            assert!(e.contains("extra_vars"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Recording a run: the ids and labels a run's event carries ([`Subjects`]), and the event
+//! itself as the run goes through its states.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::exec::{Ending, ExecError, ProcessOutcome};
+use crate::{ErrorInfo, Event, EventId, EventStatus, EventType, Json, Recorder, SubjectId};
+
+/// Who and what a run concerns: copied onto its event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Subjects {
+    /// The user who ran it.
+    pub user_id: Option<SubjectId>,
+    /// The VM it concerns.
+    pub vm_id: Option<SubjectId>,
+    /// The credential it used.
+    pub credential_id: Option<SubjectId>,
+    /// The organization it ran for.
+    pub organization_id: Option<SubjectId>,
+    /// Free-form labels.
+    pub labels: BTreeMap<String, String>,
+    /// A caller-supplied id tying events together.
+    pub correlation_id: Option<String>,
+    /// The event of the tracked call the run belongs to.
+    pub parent_id: Option<EventId>,
+    /// The trace the run belongs to.
+    pub trace_id: Option<EventId>,
+}
+
+impl Subjects {
+    fn apply(&self, event: &mut Event) {
+        event.user_id = self.user_id.clone();
+        event.vm_id = self.vm_id.clone();
+        event.credential_id = self.credential_id.clone();
+        event.organization_id = self.organization_id.clone();
+        event.labels = self.labels.clone();
+        event.correlation_id = self.correlation_id.clone();
+        event.parent_id = self.parent_id;
+        event.trace_id = self.trace_id;
+    }
+}
+
+/// The builder methods that set an executor's [`Subjects`].
+macro_rules! subject_setters {
+    () => {
+        /// Records the run as done by this user.
+        pub fn user_id(mut self, id: impl Into<$crate::SubjectId>) -> Self {
+            self.subjects.user_id = Some(id.into());
+            self
+        }
+        /// Records the run as concerning this VM.
+        pub fn vm_id(mut self, id: impl Into<$crate::SubjectId>) -> Self {
+            self.subjects.vm_id = Some(id.into());
+            self
+        }
+        /// Records the run as using this credential.
+        pub fn credential_id(mut self, id: impl Into<$crate::SubjectId>) -> Self {
+            self.subjects.credential_id = Some(id.into());
+            self
+        }
+        /// Records the run as done for this organization.
+        pub fn organization_id(mut self, id: impl Into<$crate::SubjectId>) -> Self {
+            self.subjects.organization_id = Some(id.into());
+            self
+        }
+        /// Adds a label to the run's event.
+        pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+            self.subjects.labels.insert(key.into(), value.into());
+            self
+        }
+        /// Ties the run's event to others with this id.
+        pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
+            self.subjects.correlation_id = Some(id.into());
+            self
+        }
+        /// Records the run as part of this event (and its trace).
+        pub fn parent(mut self, parent_id: $crate::EventId, trace_id: $crate::EventId) -> Self {
+            self.subjects.parent_id = Some(parent_id);
+            self.subjects.trace_id = Some(trace_id);
+            self
+        }
+        /// Sets all ids and labels at once.
+        pub fn subjects(mut self, subjects: $crate::exec::Subjects) -> Self {
+            self.subjects = subjects;
+            self
+        }
+    };
+}
+pub(crate) use subject_setters;
+
+/// One run's event, recorded at each state it goes through (same id: stores keep the last).
+#[derive(Clone, Debug)]
+pub(crate) struct RunRecord {
+    recorder: Recorder,
+    pub(crate) event: Event,
+}
+
+impl RunRecord {
+    pub(crate) fn new(
+        recorder: &Recorder,
+        event_type: EventType,
+        operation: String,
+        subjects: &Subjects,
+        parameters: Value,
+    ) -> RunRecord {
+        let mut event = Event::new(event_type, operation);
+        subjects.apply(&mut event);
+        event.parameters = Json::from(parameters);
+        RunRecord {
+            recorder: recorder.clone(),
+            event,
+        }
+    }
+
+    /// Checks the event against the limits (bad ids, labels, names).
+    pub(crate) fn validate(&self) -> Result<(), ExecError> {
+        self.event.validate().map_err(ExecError::from)
+    }
+
+    /// Records the event as it stands. Recording never fails the run: a refused event is
+    /// brought within the limits, and a closed recorder is logged.
+    pub(crate) fn record(&self) {
+        if let Err(e) = self.recorder.record_fitted(self.event.clone()) {
+            tracing::warn!(event_id = %self.event.id, "history: recording a run failed: {e}");
+        }
+    }
+
+    /// Records the run as failed before it could start.
+    pub(crate) fn record_not_started(mut self, error: &ExecError) {
+        self.event.finish(EventStatus::Failed);
+        self.event.error = Some(ErrorInfo::from_error(error).with_kind(error.kind()));
+        if self.event.terraform_status.is_some() {
+            self.event.terraform_status = Some(crate::TerraformStatus::Failed);
+        }
+        self.record();
+    }
+
+    /// Finishes the event now with the status, result, execution details and error; records.
+    pub(crate) fn record_finished(
+        &mut self,
+        status: EventStatus,
+        result: Value,
+        execution: Value,
+        error: Option<ErrorInfo>,
+    ) {
+        let e = &mut self.event;
+        e.finish(status);
+        e.result = Some(Json::from(result));
+        e.execution = Some(Json::from(execution));
+        e.error = error;
+        self.record();
+    }
+}
+
+/// The event status and error of a run that did not exit by itself.
+pub(crate) fn stopped_status(what: &str, outcome: &ProcessOutcome) -> Option<(EventStatus, ErrorInfo)> {
+    match &outcome.ending {
+        Ending::Exited => None,
+        Ending::TimedOut { after_secs } => Some((
+            EventStatus::Cancelled,
+            ErrorInfo::new(format!("{what} timed out after {after_secs}s and was killed"))
+                .with_kind("timeout"),
+        )),
+        Ending::Cancelled => Some((
+            EventStatus::Cancelled,
+            ErrorInfo::new(format!("{what} was cancelled and killed")).with_kind("cancelled"),
+        )),
+        Ending::Stopped { reason } => Some((
+            EventStatus::Failed,
+            ErrorInfo::new(format!("{what} was stopped: {reason}")).with_kind("stopped"),
+        )),
+    }
+}
+
+/// The process part of an event's `execution` details.
+pub(crate) fn process_details(outcome: &ProcessOutcome, command_line: &[String]) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("command_line".into(), json!(command_line));
+    m.insert("pid".into(), json!(outcome.pid));
+    m.insert("exit_code".into(), json!(outcome.exit_code));
+    if let Some(sig) = outcome.signal {
+        m.insert("signal".into(), json!(sig));
+    }
+    m.insert("ending".into(), json!(outcome.ending));
+    m.insert("output".into(), json!(outcome.output));
+    if let Some(e) = &outcome.tee_error {
+        m.insert("tee_error".into(), json!(e));
+    }
+    m
+}

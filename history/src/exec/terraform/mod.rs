@@ -1,0 +1,632 @@
+//! [`TerraformExecutor`]: runs the `terraform` CLI and records each run as an event.
+//!
+//! ```no_run
+//! # async fn demo(recorder: history::Recorder) -> Result<(), history::exec::ExecError> {
+//! use history::terraform::{TerraformCommand, TerraformExecutor};
+//!
+//! let run = TerraformExecutor::new(&recorder)
+//!     .working_dir("infra/vm-42")
+//!     .var("region", "eu-west-1")
+//!     .sensitive_var("db_password", "hunter2") // passed as TF_VAR_db_password, never recorded
+//!     .user_id(7)
+//!     .vm_id(42)
+//!     .execute(TerraformCommand::Apply)
+//!     .await?;
+//! println!("{} added", run.change_summary.map(|c| c.add).unwrap_or(0));
+//! # Ok(()) }
+//! ```
+//!
+//! Each run is `terraform <command> -json -input=false -no-color` (`-auto-approve` for apply and
+//! destroy; `init` without `-json`, which older versions lack) with `TF_IN_AUTOMATION=1`. The
+//! machine-readable UI stream is parsed as it comes: change summary, diagnostics, outputs
+//! (sensitive ones without their value), resources (address, action, elapsed, id). The event
+//! walks [`TerraformStatus`] `initiated` → `provisioning` → `completed` / `failed`.
+//!
+//! Sensitive variables reach Terraform as `TF_VAR_<name>` environment variables: never on the
+//! command line, never in the event, and scrubbed from every kept line and parsed message.
+//!
+//! [`TerraformStatus`]: crate::TerraformStatus
+
+mod run;
+mod ui;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub use run::{
+    ChangeSummary, Diagnostic, DiagnosticRange, OutputValue, ResourceChange, ResourceStatus,
+    SourcePos, TerraformRun, UnknownMessage,
+};
+pub use ui::SUPPORTED_UI_MAJOR;
+
+use crate::exec::record::{process_details, stopped_status, subject_setters, RunRecord};
+use crate::exec::{
+    ExecError, KeptOutput, LineAction, LineHandler, ProcessCommand, ProcessOutcome, Redactor,
+    Running, StreamKind, Subjects, Subscription, REDACTED,
+};
+use crate::{ErrorInfo, EventId, EventStatus, EventType, Recorder, TerraformStatus};
+use ui::UiState;
+
+/// The environment variable that names the `terraform` binary when the builder does not.
+pub const TERRAFORM_BIN_ENV: &str = "TERRAFORM_BIN";
+
+/// A Terraform command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TerraformCommand {
+    /// `terraform init` (no `-json`: older versions lack it; lines are kept as text).
+    Init,
+    /// `terraform plan`.
+    Plan,
+    /// `terraform apply -auto-approve`.
+    Apply,
+    /// `terraform destroy -auto-approve`.
+    Destroy,
+}
+
+impl TerraformCommand {
+    /// The subcommand, e.g. `apply`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TerraformCommand::Init => "init",
+            TerraformCommand::Plan => "plan",
+            TerraformCommand::Apply => "apply",
+            TerraformCommand::Destroy => "destroy",
+        }
+    }
+
+    /// The event type a run of it is recorded as.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            TerraformCommand::Init => EventType::TerraformInit,
+            TerraformCommand::Plan => EventType::TerraformPlan,
+            TerraformCommand::Apply => EventType::TerraformApply,
+            TerraformCommand::Destroy => EventType::TerraformDestroy,
+        }
+    }
+
+    /// Whether it takes `-var` / `-var-file`.
+    fn takes_variables(&self) -> bool {
+        !matches!(self, TerraformCommand::Init)
+    }
+
+    /// The flags that always follow the subcommand.
+    fn fixed_args(&self) -> &'static [&'static str] {
+        match self {
+            TerraformCommand::Init => &["-input=false", "-no-color"],
+            TerraformCommand::Plan => &["-json", "-input=false", "-no-color"],
+            TerraformCommand::Apply | TerraformCommand::Destroy => {
+                &["-json", "-input=false", "-no-color", "-auto-approve"]
+            }
+        }
+    }
+}
+
+impl fmt::Display for TerraformCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TerraformCommand {
+    type Err = ExecError;
+    fn from_str(s: &str) -> Result<Self, ExecError> {
+        match s {
+            "init" => Ok(TerraformCommand::Init),
+            "plan" => Ok(TerraformCommand::Plan),
+            "apply" => Ok(TerraformCommand::Apply),
+            "destroy" => Ok(TerraformCommand::Destroy),
+            other => Err(ExecError::invalid(
+                "command",
+                format!("must be one of init, plan, apply, destroy (got {other:?})"),
+            )),
+        }
+    }
+}
+
+/// A secret string whose `Debug` form does not show it.
+#[derive(Clone)]
+struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+/// Runs Terraform commands and records each run; see the [module docs](self).
+///
+/// A builder: set the working directory, variables, ids and limits once, then
+/// [`execute`](TerraformExecutor::execute) any number of commands with it.
+#[derive(Clone, Debug)]
+#[must_use = "call .execute(command) to run Terraform"]
+pub struct TerraformExecutor {
+    recorder: Recorder,
+    binary: Option<PathBuf>,
+    working_dir: Option<PathBuf>,
+    vars: Vec<(String, String)>,
+    sensitive_vars: Vec<(String, Secret)>,
+    var_files: Vec<PathBuf>,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    subjects: Subjects,
+    event_type: Option<EventType>,
+    operation: Option<String>,
+    timeout: Option<Duration>,
+    keep: Option<(usize, usize)>,
+    tee: Option<PathBuf>,
+    kill_grace: Option<Duration>,
+}
+
+impl TerraformExecutor {
+    /// An executor that records through `recorder`.
+    pub fn new(recorder: &Recorder) -> TerraformExecutor {
+        TerraformExecutor {
+            recorder: recorder.clone(),
+            binary: None,
+            working_dir: None,
+            vars: Vec::new(),
+            sensitive_vars: Vec::new(),
+            var_files: Vec::new(),
+            env: Vec::new(),
+            args: Vec::new(),
+            subjects: Subjects::default(),
+            event_type: None,
+            operation: None,
+            timeout: None,
+            keep: None,
+            tee: None,
+            kill_grace: None,
+        }
+    }
+
+    /// The `terraform` binary (default: `$TERRAFORM_BIN`, else `terraform` from `PATH`).
+    pub fn binary(mut self, path: impl AsRef<Path>) -> Self {
+        self.binary = Some(path.as_ref().to_owned());
+        self
+    }
+    /// The directory holding the configuration (default: the current directory).
+    pub fn working_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.working_dir = Some(dir.as_ref().to_owned());
+        self
+    }
+    /// A variable, passed as `-var name=value` and recorded with its value.
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.push((name.into(), value.into()));
+        self
+    }
+    /// Variables, as [`TerraformExecutor::var`].
+    pub fn vars<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.vars
+            .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+    /// A sensitive variable: passed as the environment variable `TF_VAR_<name>`, recorded by
+    /// name only, and scrubbed from every kept line and parsed message.
+    pub fn sensitive_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.sensitive_vars.push((name.into(), Secret(value.into())));
+        self
+    }
+    /// A variables file, passed as `-var-file=<path>`.
+    pub fn var_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.var_files.push(path.as_ref().to_owned());
+        self
+    }
+    /// An environment variable for Terraform (e.g. provider credentials). Its value is not
+    /// recorded.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+    /// An extra argument after the fixed flags (e.g. `-parallelism=4`, `-target=...`).
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+    /// Records runs as this event type instead of the command's `terraform_*` type.
+    pub fn event_type(mut self, event_type: EventType) -> Self {
+        self.event_type = Some(event_type);
+        self
+    }
+    /// Records runs under this operation name (default `terraform <command>`).
+    pub fn operation(mut self, operation: impl Into<String>) -> Self {
+        self.operation = Some(operation.into());
+        self
+    }
+    /// Kills a run (its whole process group) that takes longer, and records it as cancelled
+    /// with a timeout error.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Keeps the first `head` and last `tail` output lines in the event (default 500 + 500).
+    pub fn keep_lines(mut self, head: usize, tail: usize) -> Self {
+        self.keep = Some((head, tail));
+        self
+    }
+    /// Also writes every output line (secrets scrubbed) to this file.
+    pub fn tee(mut self, path: impl AsRef<Path>) -> Self {
+        self.tee = Some(path.as_ref().to_owned());
+        self
+    }
+    /// How long Terraform may take to stop after `SIGTERM` before `SIGKILL` (default 10 s).
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = Some(grace);
+        self
+    }
+
+    subject_setters!();
+
+    /// Runs `command` to the end and records it.
+    ///
+    /// Returns the run, successful or not; an error only when it could not be started (bad
+    /// input, missing working directory or binary), and then a `failed` event was recorded.
+    pub async fn execute(&self, command: TerraformCommand) -> Result<TerraformRun, ExecError> {
+        self.start(command)?.wait().await
+    }
+
+    /// Starts `command` and returns a handle to watch, cancel or wait for it. Must be called
+    /// inside a tokio runtime. Dropping the handle cancels the run.
+    pub fn start(&self, command: TerraformCommand) -> Result<TerraformExecution, ExecError> {
+        let redactor = Redactor::new(self.sensitive_vars.iter().map(|(_, v)| v.0.clone()));
+        let mut record = RunRecord::new(
+            &self.recorder,
+            self.event_type.clone().unwrap_or_else(|| command.event_type()),
+            self.operation
+                .clone()
+                .unwrap_or_else(|| format!("terraform {command}")),
+            &self.subjects,
+            self.parameters(command),
+        );
+        record.event.terraform_status = Some(TerraformStatus::Initiated);
+        let process = match self.check().and_then(|()| record.validate()) {
+            Ok(()) => self.process(command, redactor.clone()),
+            Err(e) => {
+                record.record_not_started(&e);
+                return Err(e);
+            }
+        };
+        record.record();
+        let command_line = process.command_line();
+        let event_id = record.event.id;
+        let not_started = record.clone();
+        let handler = RunHandler {
+            command,
+            ui: UiState::new(redactor),
+            record,
+            command_line,
+            json: command != TerraformCommand::Init,
+        };
+        match process.start_with(handler) {
+            Ok(running) => Ok(TerraformExecution { event_id, running }),
+            Err(e) => {
+                not_started.record_not_started(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// The seed's call: runs `command` in `working_dir` with `variables`, recorded as
+    /// `event_type`, and answers `(success, result)` — the run's summary, or `{"error": …}`
+    /// when it could not be started.
+    pub async fn run<I, K, V>(
+        &self,
+        command: TerraformCommand,
+        working_dir: impl AsRef<Path>,
+        variables: I,
+        event_type: EventType,
+    ) -> (bool, Value)
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let executor = self
+            .clone()
+            .working_dir(working_dir)
+            .vars(variables)
+            .event_type(event_type);
+        match executor.execute(command).await {
+            Ok(run) => (run.success, run.summary()),
+            Err(e) => (false, json!({ "error": e.to_string(), "kind": e.kind() })),
+        }
+    }
+
+    fn binary_path(&self) -> PathBuf {
+        self.binary
+            .clone()
+            .or_else(|| std::env::var_os(TERRAFORM_BIN_ENV).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("terraform"))
+    }
+
+    fn check(&self) -> Result<(), ExecError> {
+        for (name, _) in &self.vars {
+            check_var_name(name)?;
+        }
+        for (name, _) in &self.sensitive_vars {
+            check_var_name(name)?;
+        }
+        for (key, _) in &self.env {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                return Err(ExecError::invalid(
+                    "env",
+                    format!("{key:?} is not a valid environment variable name"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the event records as the run's inputs: never a sensitive value.
+    fn parameters(&self, command: TerraformCommand) -> Value {
+        let mut variables = serde_json::Map::new();
+        for (k, v) in &self.vars {
+            variables.insert(k.clone(), json!(v));
+        }
+        for (k, _) in &self.sensitive_vars {
+            variables.insert(k.clone(), json!(REDACTED));
+        }
+        let redactor = Redactor::new(self.sensitive_vars.iter().map(|(_, v)| v.0.clone()));
+        let mut params = json!({
+            "command": command,
+            "binary": self.binary_path().to_string_lossy(),
+            "working_dir": self.working_dir.as_ref().map(|d| d.to_string_lossy().into_owned()),
+            "variables": variables,
+        });
+        if !self.var_files.is_empty() {
+            params["var_files"] = json!(self
+                .var_files
+                .iter()
+                .map(|p| p.to_string_lossy())
+                .collect::<Vec<_>>());
+        }
+        if !self.args.is_empty() {
+            params["args"] = json!(self.args);
+        }
+        if !self.env.is_empty() {
+            params["env"] = json!(self.env.iter().map(|(k, _)| k).collect::<Vec<_>>());
+        }
+        redactor.scrub_value(&mut params);
+        params
+    }
+
+    fn process(&self, command: TerraformCommand, redactor: Redactor) -> ProcessCommand {
+        let mut p = ProcessCommand::new(self.binary_path())
+            .arg(command.as_str())
+            .args(command.fixed_args())
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_INPUT", "0")
+            .redactor(redactor)
+            .not_found_hint(format!(
+                " (set {TERRAFORM_BIN_ENV} or TerraformExecutor::binary)"
+            ));
+        if command.takes_variables() {
+            for (k, v) in &self.vars {
+                p = p.arg("-var").arg(format!("{k}={v}"));
+            }
+            for f in &self.var_files {
+                p = p.arg(format!("-var-file={}", f.display()));
+            }
+        }
+        p = p.args(&self.args);
+        for (k, v) in &self.sensitive_vars {
+            p = p.env(format!("TF_VAR_{k}"), &v.0);
+        }
+        for (k, v) in &self.env {
+            p = p.env(k, v);
+        }
+        if let Some(dir) = &self.working_dir {
+            p = p.working_dir(dir);
+        }
+        if let Some(t) = self.timeout {
+            p = p.timeout(t);
+        }
+        if let Some((head, tail)) = self.keep {
+            p = p.keep_lines(head, tail);
+        }
+        if let Some(tee) = &self.tee {
+            p = p.tee(tee);
+        }
+        if let Some(grace) = self.kill_grace {
+            p = p.kill_grace(grace);
+        }
+        p
+    }
+}
+
+/// Terraform variable names: a letter or `_`, then letters, digits, `_` and `-`.
+fn check_var_name(name: &str) -> Result<(), ExecError> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name.len() <= 200
+    {
+        return Ok(());
+    }
+    Err(ExecError::invalid(
+        "variables",
+        format!(
+            "{name:?} is not a valid Terraform variable name: it must be 1 to 200 characters, \
+             start with a letter or '_', and hold only letters, digits, '_' and '-'"
+        ),
+    ))
+}
+
+/// A running Terraform command: watch it, cancel it, or wait for its [`TerraformRun`].
+/// Dropping it cancels the run (recorded as `cancelled`).
+#[derive(Debug)]
+pub struct TerraformExecution {
+    event_id: EventId,
+    running: Running<TerraformRun>,
+}
+
+impl TerraformExecution {
+    /// The id of the event the run is recorded as.
+    pub fn event_id(&self) -> EventId {
+        self.event_id
+    }
+    /// Terraform's process id (also its process group id).
+    pub fn pid(&self) -> Option<u32> {
+        self.running.pid()
+    }
+    /// A live view of the output: the lines kept so far, then each new one.
+    pub fn subscribe(&self) -> Subscription {
+        self.running.subscribe()
+    }
+    /// The lines kept so far.
+    pub fn output(&self) -> KeptOutput {
+        self.running.output()
+    }
+    /// Stops the run (`SIGTERM` to its process group, `SIGKILL` after the grace period).
+    pub fn cancel(&self) {
+        self.running.cancel()
+    }
+    /// Waits for the run to end.
+    pub async fn wait(self) -> Result<TerraformRun, ExecError> {
+        self.running.wait().await.map(|(_, run)| run)
+    }
+}
+
+/// Parses the stream as it comes and records the run at each state.
+struct RunHandler {
+    command: TerraformCommand,
+    ui: UiState,
+    record: RunRecord,
+    command_line: Vec<String>,
+    json: bool,
+}
+
+impl LineHandler for RunHandler {
+    type Output = TerraformRun;
+
+    fn on_start(&mut self, _pid: Option<u32>) {
+        self.record.event.terraform_status = Some(TerraformStatus::Provisioning);
+        self.record.record();
+    }
+
+    fn on_line(&mut self, stream: StreamKind, line: &str) -> LineAction {
+        if self.json && stream == StreamKind::Stdout {
+            self.ui.line(line)
+        } else {
+            LineAction::Keep
+        }
+    }
+
+    fn finish(mut self, outcome: &ProcessOutcome) -> TerraformRun {
+        let what = format!("terraform {}", self.command);
+        let success = outcome.success() && self.ui.refused.is_none();
+        let (status, error) = if success {
+            (EventStatus::Success, None)
+        } else if let Some(reason) = &self.ui.refused {
+            (
+                EventStatus::Failed,
+                Some(ErrorInfo::new(format!("{what}: {reason}")).with_kind("unsupported_ui_version")),
+            )
+        } else if let Some((status, error)) = stopped_status(&what, outcome) {
+            (status, Some(error))
+        } else {
+            (EventStatus::Failed, Some(self.exit_error(&what, outcome)))
+        };
+        let terraform_status = if success {
+            TerraformStatus::Completed
+        } else {
+            TerraformStatus::Failed
+        };
+        let ui = std::mem::take(&mut self.ui);
+        let run = TerraformRun {
+            event_id: self.record.event.id,
+            command: self.command,
+            success,
+            status,
+            terraform_status,
+            exit_code: outcome.exit_code,
+            ending: outcome.ending.clone(),
+            error: error.clone(),
+            terraform_version: ui.terraform_version,
+            ui_version: ui.ui_version,
+            change_summary: ui.change_summary,
+            diagnostics: ui.diagnostics,
+            outputs: ui.outputs,
+            resources: ui.resources,
+            unknown_messages: ui.unknown_messages,
+            output: outcome.output.clone(),
+            duration: outcome.duration,
+        };
+        let mut execution = process_details(outcome, &self.command_line);
+        for (key, value) in [
+            ("terraform_version", json!(run.terraform_version)),
+            ("ui_version", json!(run.ui_version)),
+            ("change_summary", json!(run.change_summary)),
+            ("resources", json!(run.resources)),
+            ("diagnostics", json!(run.diagnostics)),
+            ("outputs", json!(run.outputs)),
+            ("unknown_messages", json!(run.unknown_messages)),
+        ] {
+            execution.insert(key.into(), value);
+        }
+        self.record.event.terraform_status = Some(terraform_status);
+        self.record
+            .record_finished(status, run.summary(), Value::Object(execution), error);
+        run
+    }
+}
+
+impl RunHandler {
+    /// The error of a run that exited with a non-zero code: its first error diagnostic, else
+    /// the last line it wrote to stderr.
+    fn exit_error(&self, what: &str, outcome: &ProcessOutcome) -> ErrorInfo {
+        let code = outcome
+            .exit_code
+            .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
+        let detail = match self.ui.diagnostics.iter().find(|d| d.is_error()) {
+            Some(d) => match &d.detail {
+                Some(detail) if !detail.is_empty() => format!("{}: {detail}", d.summary),
+                _ => d.summary.clone(),
+            },
+            None => outcome
+                .output
+                .last_line_of(StreamKind::Stderr)
+                .unwrap_or("no error message")
+                .to_owned(),
+        };
+        ErrorInfo::new(format!("{what} failed ({code}): {detail}")).with_kind("terraform_error")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_names_are_checked() {
+        for ok in ["region", "_x", "a-b_c9"] {
+            assert!(check_var_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1abc", "a b", "a=b", "é"] {
+            let e = check_var_name(bad).unwrap_err().to_string();
+            assert!(e.contains("variables") && e.contains("letter"), "{e}");
+        }
+    }
+
+    #[test]
+    fn commands_have_their_flags() {
+        assert!(TerraformCommand::Apply.fixed_args().contains(&"-auto-approve"));
+        assert!(!TerraformCommand::Plan.fixed_args().contains(&"-auto-approve"));
+        assert!(TerraformCommand::Destroy.fixed_args().contains(&"-json"));
+        assert_eq!("destroy".parse::<TerraformCommand>().unwrap(), TerraformCommand::Destroy);
+        assert!("nuke".parse::<TerraformCommand>().is_err());
+    }
+}

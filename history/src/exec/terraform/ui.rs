@@ -1,0 +1,279 @@
+//! Parsing Terraform's machine-readable UI stream (`-json`): one JSON message per line, each
+//! with `@level`, `@message`, `@module`, `@timestamp` and a `type` that says how to read the
+//! rest. The first message is `version`, whose `ui` field gives the schema version: minor
+//! versions only add, a new major version breaks — so an unknown major version is refused.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::run::{
+    ChangeSummary, Diagnostic, OutputValue, ResourceChange, ResourceStatus, UnknownMessage,
+};
+use crate::exec::{LineAction, Redactor};
+
+/// The newest major version of the UI schema this parser reads.
+pub const SUPPORTED_UI_MAJOR: u64 = 1;
+
+/// At most this many diagnostics and unknown messages are kept (each); resources, 10,000.
+const MAX_KEPT: usize = 100;
+const MAX_RESOURCES: usize = 10_000;
+
+/// Message types that are known and need nothing from us beyond their `@message`.
+const KNOWN_QUIET: &[&str] = &[
+    "log",
+    "resource_drift",
+    "provision_start",
+    "provision_progress",
+    "provision_complete",
+    "provision_errored",
+    "refresh_start",
+    "refresh_complete",
+    "ephemeral_op_start",
+    "ephemeral_op_progress",
+    "ephemeral_op_complete",
+    "ephemeral_op_errored",
+    "init_output",
+    "test_abstract",
+    "test_file",
+    "test_run",
+    "test_cleanup",
+    "test_summary",
+    "test_plan",
+    "test_state",
+    "test_interrupt",
+];
+
+/// What has been read so far of one run's stream.
+#[derive(Debug, Default)]
+pub(crate) struct UiState {
+    redactor: Redactor,
+    pub(crate) terraform_version: Option<String>,
+    pub(crate) ui_version: Option<String>,
+    pub(crate) change_summary: Option<ChangeSummary>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) outputs: BTreeMap<String, OutputValue>,
+    pub(crate) resources: Vec<ResourceChange>,
+    resource_index: BTreeMap<String, usize>,
+    pub(crate) unknown_messages: Vec<UnknownMessage>,
+    /// Set when the stream was refused (unsupported UI version).
+    pub(crate) refused: Option<String>,
+}
+
+impl UiState {
+    pub(crate) fn new(redactor: Redactor) -> UiState {
+        UiState {
+            redactor,
+            ..UiState::default()
+        }
+    }
+
+    /// Reads one line. Lines that are not JSON objects are kept as they are; JSON messages
+    /// are kept as their `@message`.
+    pub(crate) fn line(&mut self, line: &str) -> LineAction {
+        if self.refused.is_some() || !line.trim_start().starts_with('{') {
+            return LineAction::Keep;
+        }
+        let mut msg: Value = match serde_json::from_str(line) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => return LineAction::Keep,
+        };
+        self.redactor.scrub_value(&mut msg);
+        let text = str_at(&msg, "@message").map(str::to_owned);
+        let kind = str_at(&msg, "type").unwrap_or_default().to_owned();
+        if let Some(reason) = self.message(&kind, &msg) {
+            self.refused = Some(reason.clone());
+            return LineAction::Stop { reason };
+        }
+        match text {
+            Some(text) => LineAction::Replace(text),
+            None => LineAction::Replace(self.redactor.scrub(line).into_owned()),
+        }
+    }
+
+    /// Interprets one message; returns a reason to refuse the stream.
+    fn message(&mut self, kind: &str, msg: &Value) -> Option<String> {
+        match kind {
+            "version" => {
+                self.terraform_version = str_at(msg, "terraform").map(str::to_owned);
+                let ui = str_at(msg, "ui").unwrap_or_default().to_owned();
+                self.ui_version = Some(ui.clone());
+                let major = ui.split('.').next().and_then(|m| m.parse::<u64>().ok());
+                match major {
+                    Some(m) if m <= SUPPORTED_UI_MAJOR => None,
+                    _ => Some(format!(
+                        "unsupported machine-readable UI version {ui:?} (this version reads \
+                         major versions up to {SUPPORTED_UI_MAJOR})"
+                    )),
+                }
+            }
+            "planned_change" => {
+                let change = &msg["change"];
+                let action = str_at(change, "action").unwrap_or("unknown").to_owned();
+                if let Some(r) = self.resource(&change["resource"]) {
+                    r.action = action;
+                }
+                None
+            }
+            "change_summary" => {
+                if let Ok(summary) = serde_json::from_value(msg["changes"].clone()) {
+                    self.change_summary = Some(summary);
+                }
+                None
+            }
+            "apply_start" | "apply_progress" | "apply_complete" | "apply_errored" => {
+                let hook = &msg["hook"];
+                let action = str_at(hook, "action").map(str::to_owned);
+                let elapsed = hook.get("elapsed_seconds").and_then(Value::as_u64);
+                let id_key = str_at(hook, "id_key").map(str::to_owned);
+                let id = str_at(hook, "id_value").map(str::to_owned);
+                if let Some(r) = self.resource(&hook["resource"]) {
+                    if let Some(action) = action {
+                        r.action = action;
+                    }
+                    r.status = match kind {
+                        "apply_complete" => ResourceStatus::Complete,
+                        "apply_errored" => ResourceStatus::Errored,
+                        _ => ResourceStatus::Applying,
+                    };
+                    if elapsed.is_some() {
+                        r.elapsed_seconds = elapsed;
+                    }
+                    if id.is_some() {
+                        r.id_key = id_key;
+                        r.id = id;
+                    }
+                }
+                None
+            }
+            "diagnostic" => {
+                if self.diagnostics.len() < MAX_KEPT {
+                    if let Ok(d) = serde_json::from_value::<Diagnostic>(msg["diagnostic"].clone())
+                    {
+                        self.diagnostics.push(d);
+                    }
+                }
+                None
+            }
+            "outputs" => {
+                if let Some(map) = msg["outputs"].as_object() {
+                    for (name, o) in map {
+                        let sensitive = o.get("sensitive").and_then(Value::as_bool) == Some(true);
+                        let value = if sensitive { None } else { o.get("value").cloned() };
+                        self.outputs.insert(
+                            name.clone(),
+                            OutputValue {
+                                sensitive,
+                                value,
+                                value_type: o.get("type").cloned(),
+                                action: str_at(o, "action").map(str::to_owned),
+                            },
+                        );
+                    }
+                }
+                None
+            }
+            k if KNOWN_QUIET.contains(&k) => None,
+            other => {
+                if self.unknown_messages.len() < MAX_KEPT {
+                    self.unknown_messages.push(UnknownMessage {
+                        message_type: other.to_owned(),
+                        level: str_at(msg, "@level").unwrap_or_default().to_owned(),
+                        message: str_at(msg, "@message").unwrap_or_default().to_owned(),
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// The entry for the resource a `resource` object names, created when first seen.
+    fn resource(&mut self, resource: &Value) -> Option<&mut ResourceChange> {
+        let address = str_at(resource, "addr")?.to_owned();
+        let index = match self.resource_index.get(&address) {
+            Some(&i) => i,
+            None => {
+                if self.resources.len() >= MAX_RESOURCES {
+                    return None;
+                }
+                self.resources.push(ResourceChange {
+                    address: address.clone(),
+                    action: "unknown".into(),
+                    status: ResourceStatus::Planned,
+                    elapsed_seconds: None,
+                    id_key: None,
+                    id: None,
+                });
+                self.resource_index.insert(address, self.resources.len() - 1);
+                self.resources.len() - 1
+            }
+        };
+        self.resources.get_mut(index)
+    }
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RES: &str = r#""resource":{"addr":"random_pet.animal","module":"","resource":"random_pet.animal","implied_provider":"random","resource_type":"random_pet","resource_name":"animal","resource_key":null}"#;
+
+    fn feed(state: &mut UiState, lines: &[String]) -> Vec<LineAction> {
+        lines.iter().map(|l| state.line(l)).collect()
+    }
+
+    #[test]
+    fn reads_a_plan_and_apply_stream() {
+        let mut s = UiState::new(Redactor::new(["hunter22"]));
+        let lines = vec![
+            r#"{"@level":"info","@message":"Terraform 1.9.0","@module":"terraform.ui","@timestamp":"2024-01-01T00:00:00Z","terraform":"1.9.0","type":"version","ui":"1.2"}"#.to_owned(),
+            format!(r#"{{"@level":"info","@message":"random_pet.animal: Plan to create","type":"planned_change","change":{{{RES},"action":"create"}}}}"#),
+            format!(r#"{{"@level":"info","@message":"random_pet.animal: Creating...","type":"apply_start","hook":{{{RES},"action":"create"}}}}"#),
+            format!(r#"{{"@level":"info","@message":"done","type":"apply_complete","hook":{{{RES},"action":"create","id_key":"id","id_value":"smart-lizard","elapsed_seconds":3}}}}"#),
+            r#"{"@level":"info","@message":"Apply complete!","type":"change_summary","changes":{"add":1,"change":0,"import":0,"remove":0,"operation":"apply"}}"#.to_owned(),
+            r#"{"@level":"info","@message":"Outputs: 2","type":"outputs","outputs":{"pet":{"sensitive":false,"type":"string","value":"smart-lizard"},"pw":{"sensitive":true,"type":"string","value":"hunter22"}}}"#.to_owned(),
+            "not json at all".to_owned(),
+        ];
+        let actions = feed(&mut s, &lines);
+        assert_eq!(actions[0], LineAction::Replace("Terraform 1.9.0".into()));
+        assert_eq!(actions[6], LineAction::Keep);
+        assert_eq!(s.terraform_version.as_deref(), Some("1.9.0"));
+        let summary = s.change_summary.clone().unwrap();
+        assert_eq!((summary.add, summary.operation.as_str()), (1, "apply"));
+        assert_eq!(s.resources.len(), 1);
+        let r = &s.resources[0];
+        assert_eq!(r.status, ResourceStatus::Complete);
+        assert_eq!((r.id.as_deref(), r.elapsed_seconds), (Some("smart-lizard"), Some(3)));
+        assert_eq!(s.outputs["pet"].value, Some(Value::from("smart-lizard")));
+        assert!(s.outputs["pw"].sensitive && s.outputs["pw"].value.is_none());
+        assert!(s.unknown_messages.is_empty());
+    }
+
+    #[test]
+    fn refuses_an_unknown_major_version_and_keeps_unknown_types() {
+        let mut s = UiState::new(Redactor::default());
+        let a = s.line(r#"{"@message":"m","type":"something_new","@level":"info"}"#);
+        assert_eq!(a, LineAction::Replace("m".into()));
+        assert_eq!(s.unknown_messages[0].message_type, "something_new");
+        let a = s.line(r#"{"@message":"Terraform 9","type":"version","ui":"2.0"}"#);
+        assert!(matches!(a, LineAction::Stop { reason } if reason.contains("\"2.0\"")));
+        assert!(s.line(r#"{"type":"change_summary","changes":{"add":5}}"#) == LineAction::Keep);
+        assert!(s.change_summary.is_none(), "nothing is read after a refusal");
+        let mut old = UiState::new(Redactor::default());
+        assert!(matches!(old.line(r#"{"type":"version","ui":"0.1.0"}"#), LineAction::Replace(_)));
+    }
+
+    #[test]
+    fn diagnostics_are_parsed_and_scrubbed() {
+        let mut s = UiState::new(Redactor::new(["s3cret-pw"]));
+        s.line(r#"{"@level":"error","@message":"Error: bad s3cret-pw","type":"diagnostic","diagnostic":{"severity":"error","summary":"bad s3cret-pw","detail":"more","address":"aws_instance.a","range":{"filename":"main.tf","start":{"line":3,"column":1,"byte":20},"end":{"line":3,"column":9,"byte":28}}}}"#);
+        let d = &s.diagnostics[0];
+        assert!(d.is_error());
+        assert_eq!(d.summary, "bad [redacted]");
+        assert_eq!(d.range.as_ref().unwrap().start.line, 3);
+    }
+}
