@@ -57,12 +57,12 @@ pub mod __private;
 
 pub use context::scope;
 pub use error::Error;
-#[cfg(feature = "executors")]
-pub use exec::{ansible, terraform};
 pub use event::{
     now, ErrorInfo, Event, EventBuilder, EventId, EventStatus, EventType, SubjectId,
     TerraformStatus,
 };
+#[cfg(feature = "executors")]
+pub use exec::{ansible, terraform};
 pub use global::{current, init, set_default, with_default, DefaultGuard, ScopedGuard};
 pub use json::Json;
 pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};

@@ -31,6 +31,8 @@ pub struct Subjects {
 }
 
 impl Subjects {
+    /// Sets the ids on `event`; ids left unset are taken from the [`scope`](crate::scope) in
+    /// effect, and the parent and trace from the tracked call the run is started in.
     fn apply(&self, event: &mut Event) {
         event.user_id = self.user_id.clone();
         event.vm_id = self.vm_id.clone();
@@ -38,8 +40,36 @@ impl Subjects {
         event.organization_id = self.organization_id.clone();
         event.labels = self.labels.clone();
         event.correlation_id = self.correlation_id.clone();
-        event.parent_id = self.parent_id;
-        event.trace_id = self.trace_id;
+        crate::context::with_current(|cx| {
+            if let Some(cx) = cx {
+                let or = |mine: &mut Option<SubjectId>, outer: &Option<SubjectId>| {
+                    if mine.is_none() {
+                        mine.clone_from(outer);
+                    }
+                };
+                or(&mut event.user_id, &cx.user_id);
+                or(&mut event.vm_id, &cx.vm_id);
+                or(&mut event.credential_id, &cx.credential_id);
+                or(&mut event.organization_id, &cx.organization_id);
+                if event.correlation_id.is_none() {
+                    event.correlation_id.clone_from(&cx.correlation_id);
+                }
+                for (k, v) in &cx.labels {
+                    event.labels.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        });
+        match (self.parent_id, crate::context::current_span()) {
+            (Some(parent), _) => {
+                event.parent_id = Some(parent);
+                event.trace_id = self.trace_id.or(Some(parent));
+            }
+            (None, Some(span)) => {
+                event.parent_id = Some(span.id);
+                event.trace_id = Some(span.trace_id);
+            }
+            (None, None) => event.trace_id = self.trace_id,
+        }
     }
 }
 
@@ -156,13 +186,18 @@ impl RunRecord {
 }
 
 /// The event status and error of a run that did not exit by itself.
-pub(crate) fn stopped_status(what: &str, outcome: &ProcessOutcome) -> Option<(EventStatus, ErrorInfo)> {
+pub(crate) fn stopped_status(
+    what: &str,
+    outcome: &ProcessOutcome,
+) -> Option<(EventStatus, ErrorInfo)> {
     match &outcome.ending {
         Ending::Exited => None,
         Ending::TimedOut { after_secs } => Some((
             EventStatus::Cancelled,
-            ErrorInfo::new(format!("{what} timed out after {after_secs}s and was killed"))
-                .with_kind("timeout"),
+            ErrorInfo::new(format!(
+                "{what} timed out after {after_secs}s and was killed"
+            ))
+            .with_kind("timeout"),
         )),
         Ending::Cancelled => Some((
             EventStatus::Cancelled,
@@ -176,7 +211,10 @@ pub(crate) fn stopped_status(what: &str, outcome: &ProcessOutcome) -> Option<(Ev
 }
 
 /// The process part of an event's `execution` details.
-pub(crate) fn process_details(outcome: &ProcessOutcome, command_line: &[String]) -> Map<String, Value> {
+pub(crate) fn process_details(
+    outcome: &ProcessOutcome,
+    command_line: &[String],
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("command_line".into(), json!(command_line));
     m.insert("pid".into(), json!(outcome.pid));

@@ -117,7 +117,10 @@ mod tests {
     fn scrubs_plain_and_json_escaped_forms() {
         let r = Redactor::new(["pa\"ss", "", "pa"]);
         assert_eq!(r.scrub("x pa\"ss y"), "x [redacted] y");
-        assert_eq!(r.scrub(r#"{"msg":"x pa\"ss y"}"#), r#"{"msg":"x [redacted] y"}"#);
+        assert_eq!(
+            r.scrub(r#"{"msg":"x pa\"ss y"}"#),
+            r#"{"msg":"x [redacted] y"}"#
+        );
         assert_eq!(r.scrub("nothing here"), "nothing here");
         assert!(matches!(r.scrub("clean"), Cow::Borrowed(_)));
     }
@@ -127,6 +130,9 @@ mod tests {
         let r = Redactor::new(["s3cret"]);
         let mut v = json!({"a": ["s3cret!", 1], "s3cret": {"b": "ok"}});
         r.scrub_value(&mut v);
-        assert_eq!(v, json!({"a": ["[redacted]!", 1], "[redacted]": {"b": "ok"}}));
+        assert_eq!(
+            v,
+            json!({"a": ["[redacted]!", 1], "[redacted]": {"b": "ok"}})
+        );
     }
 }

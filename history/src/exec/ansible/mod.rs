@@ -188,10 +188,20 @@ impl AnsibleExecutor {
         self.inventory.push(inventory.into());
         self
     }
-    /// An extra variable, recorded with its value.
+    /// An extra variable, recorded with its value — unless its name looks secret (password,
+    /// secret, token, api_key, private_key, credential, …) and its value is a string, when it
+    /// is treated as a [secret variable](AnsibleExecutor::secret_var).
     pub fn extra_var(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.extra_vars.push((name.into(), value.into()));
-        self
+        let name = name.into();
+        match value.into() {
+            Value::String(s) if crate::__private::terraform::is_secret_name(&name) => {
+                self.secret_var(name, s)
+            }
+            value => {
+                self.extra_vars.push((name, value));
+                self
+            }
+        }
     }
     /// A secret extra variable: recorded as `"[redacted]"` and scrubbed from the output.
     pub fn secret_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -287,7 +297,10 @@ impl AnsibleExecutor {
 
     /// Starts a playbook run; see [`AnsibleExecutor::run_playbook`]. Dropping the handle
     /// cancels the run.
-    pub fn start_playbook(&self, playbook: impl AsRef<Path>) -> Result<AnsibleExecution, ExecError> {
+    pub fn start_playbook(
+        &self,
+        playbook: impl AsRef<Path>,
+    ) -> Result<AnsibleExecution, ExecError> {
         let playbook = playbook.as_ref();
         let name = playbook.to_string_lossy().into_owned();
         let target = AnsibleTarget::Playbook {
@@ -344,7 +357,9 @@ impl AnsibleExecutor {
             if pattern.trim().is_empty() || pattern.starts_with('-') {
                 return Err(ExecError::invalid(
                     "pattern",
-                    format!("must be a host pattern, not empty nor starting with '-' (got {pattern:?})"),
+                    format!(
+                        "must be a host pattern, not empty nor starting with '-' (got {pattern:?})"
+                    ),
                 ));
             }
             if module.is_empty()
@@ -354,12 +369,21 @@ impl AnsibleExecutor {
             {
                 return Err(ExecError::invalid(
                     "module",
-                    format!("must be a module name of letters, digits, '_' and '.' (got {module:?})"),
+                    format!(
+                        "must be a module name of letters, digits, '_' and '.' (got {module:?})"
+                    ),
                 ));
             }
             Ok(())
         };
-        self.start(EventType::AdhocRun, "ansible", target, params, positional, check)
+        self.start(
+            EventType::AdhocRun,
+            "ansible",
+            target,
+            params,
+            positional,
+            check,
+        )
     }
 
     fn start(
@@ -538,7 +562,9 @@ impl AnsibleExecutor {
             if limit.trim().is_empty() || limit.starts_with('-') {
                 return Err(ExecError::invalid(
                     "limit",
-                    format!("must be a host pattern, not empty nor starting with '-' (got {limit:?})"),
+                    format!(
+                        "must be a host pattern, not empty nor starting with '-' (got {limit:?})"
+                    ),
                 ));
             }
         }
@@ -681,16 +707,27 @@ impl LineHandler for RunHandler {
                 why.push(format!("failed hosts: {}", failed_hosts.join(", ")));
             }
             if !unreachable_hosts.is_empty() {
-                why.push(format!("unreachable hosts: {}", unreachable_hosts.join(", ")));
+                why.push(format!(
+                    "unreachable hosts: {}",
+                    unreachable_hosts.join(", ")
+                ));
             }
             if why.is_empty() {
-                why.push(first_error_line(&outcome.output).unwrap_or("no error message").to_owned());
+                why.push(
+                    first_error_line(&outcome.output)
+                        .unwrap_or("no error message")
+                        .to_owned(),
+                );
             }
             (
                 EventStatus::Failed,
                 Some(
-                    ErrorInfo::new(format!("{} failed ({code}): {}", self.program, why.join("; ")))
-                        .with_kind("ansible_error"),
+                    ErrorInfo::new(format!(
+                        "{} failed ({code}): {}",
+                        self.program,
+                        why.join("; ")
+                    ))
+                    .with_kind("ansible_error"),
                 ),
             )
         };

@@ -338,9 +338,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(h, "localhost");
-        assert_eq!((s.ok, s.changed, s.skipped, s.rescued, s.ignored), (4, 1, Some(1), Some(1), Some(1)));
+        assert_eq!(
+            (s.ok, s.changed, s.skipped, s.rescued, s.ignored),
+            (4, 1, Some(1), Some(1), Some(1))
+        );
         let (_, old) = parse_recap("web1 : ok=2 changed=0 unreachable=0 failed=1").unwrap();
-        assert_eq!((old.failed, old.skipped, old.rescued, old.ignored), (1, None, None, None));
+        assert_eq!(
+            (old.failed, old.skipped, old.rescued, old.ignored),
+            (1, None, None, None)
+        );
         assert!(parse_recap("web1 : ok=2 changed=x").is_none());
         assert!(parse_recap("not a recap line").is_none());
     }
@@ -374,7 +380,10 @@ localhost                  : ok=3    changed=1    unreachable=0    failed=1    s
         );
         let t = &p.tasks;
         assert_eq!(t.len(), 6);
-        assert_eq!((t[0].host.as_str(), t[0].status), ("badhost", TaskStatus::Unreachable));
+        assert_eq!(
+            (t[0].host.as_str(), t[0].status),
+            ("badhost", TaskStatus::Unreachable)
+        );
         assert_eq!(t[0].message.as_deref(), Some("connect refused"));
         assert_eq!(t[1].status, TaskStatus::Changed);
         assert_eq!(t[2].item.as_deref(), Some("a"));

@@ -100,10 +100,20 @@ pub(super) fn start<H: LineHandler>(
     let (line_tx, line_rx) = mpsc::channel::<Line>(256);
     let max_bytes = cmd.max_line_chars.saturating_mul(4);
     if let Some(out) = child.stdout.take() {
-        runtime.spawn(read_lines(out, StreamKind::Stdout, line_tx.clone(), max_bytes));
+        runtime.spawn(read_lines(
+            out,
+            StreamKind::Stdout,
+            line_tx.clone(),
+            max_bytes,
+        ));
     }
     if let Some(err) = child.stderr.take() {
-        runtime.spawn(read_lines(err, StreamKind::Stderr, line_tx.clone(), max_bytes));
+        runtime.spawn(read_lines(
+            err,
+            StreamKind::Stderr,
+            line_tx.clone(),
+            max_bytes,
+        ));
     }
     drop(line_tx);
 
@@ -384,7 +394,12 @@ async fn read_lines<R: AsyncRead + Unpin>(
         line.extend_from_slice(&chunk[..take]);
         cut += part_len - take;
         reader.consume(used);
-        if complete && tx.send((stream, decode(&mut line, &mut cut))).await.is_err() {
+        if complete
+            && tx
+                .send((stream, decode(&mut line, &mut cut)))
+                .await
+                .is_err()
+        {
             return;
         }
     }

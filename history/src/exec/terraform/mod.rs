@@ -195,9 +195,16 @@ impl TerraformExecutor {
         self.working_dir = Some(dir.as_ref().to_owned());
         self
     }
-    /// A variable, passed as `-var name=value` and recorded with its value.
+    /// A variable, passed as `-var name=value` and recorded with its value — unless its name
+    /// looks secret (password, secret, token, api_key, private_key, credential, …: the
+    /// names `#[track_history]` redacts), when it is treated as a
+    /// [sensitive variable](TerraformExecutor::sensitive_var).
     pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.vars.push((name.into(), value.into()));
+        let name = name.into();
+        if crate::__private::terraform::is_secret_name(&name) {
+            return self.sensitive_var(name, value);
+        }
+        self.vars.push((name, value.into()));
         self
     }
     /// Variables, as [`TerraformExecutor::var`].
@@ -207,14 +214,16 @@ impl TerraformExecutor {
         K: Into<String>,
         V: Into<String>,
     {
-        self.vars
-            .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        for (k, v) in vars {
+            self = self.var(k, v);
+        }
         self
     }
     /// A sensitive variable: passed as the environment variable `TF_VAR_<name>`, recorded by
     /// name only, and scrubbed from every kept line and parsed message.
     pub fn sensitive_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.sensitive_vars.push((name.into(), Secret(value.into())));
+        self.sensitive_vars
+            .push((name.into(), Secret(value.into())));
         self
     }
     /// A variables file, passed as `-var-file=<path>`.
@@ -281,7 +290,9 @@ impl TerraformExecutor {
         let redactor = Redactor::new(self.sensitive_vars.iter().map(|(_, v)| v.0.clone()));
         let mut record = RunRecord::new(
             &self.recorder,
-            self.event_type.clone().unwrap_or_else(|| command.event_type()),
+            self.event_type
+                .clone()
+                .unwrap_or_else(|| command.event_type()),
             self.operation
                 .clone()
                 .unwrap_or_else(|| format!("terraform {command}")),
@@ -533,7 +544,9 @@ impl LineHandler for RunHandler {
         } else if let Some(reason) = &self.ui.refused {
             (
                 EventStatus::Failed,
-                Some(ErrorInfo::new(format!("{what}: {reason}")).with_kind("unsupported_ui_version")),
+                Some(
+                    ErrorInfo::new(format!("{what}: {reason}")).with_kind("unsupported_ui_version"),
+                ),
             )
         } else if let Some((status, error)) = stopped_status(&what, outcome) {
             (status, Some(error))
@@ -586,7 +599,7 @@ impl LineHandler for RunHandler {
 
 impl RunHandler {
     /// The error of a run that exited with a non-zero code: its first error diagnostic, else
-    /// the last line it wrote to stderr.
+    /// the first `Error…` / `panic:` line it wrote to stderr, else its last stderr line.
     fn exit_error(&self, what: &str, outcome: &ProcessOutcome) -> ErrorInfo {
         let code = outcome
             .exit_code
@@ -598,7 +611,13 @@ impl RunHandler {
             },
             None => outcome
                 .output
-                .last_line_of(StreamKind::Stderr)
+                .lines()
+                .find(|l| {
+                    l.stream == StreamKind::Stderr
+                        && (l.text.starts_with("Error") || l.text.starts_with("panic:"))
+                })
+                .map(|l| l.text.as_str())
+                .or_else(|| outcome.output.last_line_of(StreamKind::Stderr))
                 .unwrap_or("no error message")
                 .to_owned(),
         };
@@ -623,10 +642,17 @@ mod tests {
 
     #[test]
     fn commands_have_their_flags() {
-        assert!(TerraformCommand::Apply.fixed_args().contains(&"-auto-approve"));
-        assert!(!TerraformCommand::Plan.fixed_args().contains(&"-auto-approve"));
+        assert!(TerraformCommand::Apply
+            .fixed_args()
+            .contains(&"-auto-approve"));
+        assert!(!TerraformCommand::Plan
+            .fixed_args()
+            .contains(&"-auto-approve"));
         assert!(TerraformCommand::Destroy.fixed_args().contains(&"-json"));
-        assert_eq!("destroy".parse::<TerraformCommand>().unwrap(), TerraformCommand::Destroy);
+        assert_eq!(
+            "destroy".parse::<TerraformCommand>().unwrap(),
+            TerraformCommand::Destroy
+        );
         assert!("nuke".parse::<TerraformCommand>().is_err());
     }
 }

@@ -148,8 +148,7 @@ impl UiState {
             }
             "diagnostic" => {
                 if self.diagnostics.len() < MAX_KEPT {
-                    if let Ok(d) = serde_json::from_value::<Diagnostic>(msg["diagnostic"].clone())
-                    {
+                    if let Ok(d) = serde_json::from_value::<Diagnostic>(msg["diagnostic"].clone()) {
                         self.diagnostics.push(d);
                     }
                 }
@@ -159,7 +158,11 @@ impl UiState {
                 if let Some(map) = msg["outputs"].as_object() {
                     for (name, o) in map {
                         let sensitive = o.get("sensitive").and_then(Value::as_bool) == Some(true);
-                        let value = if sensitive { None } else { o.get("value").cloned() };
+                        let value = if sensitive {
+                            None
+                        } else {
+                            o.get("value").cloned()
+                        };
                         self.outputs.insert(
                             name.clone(),
                             OutputValue {
@@ -204,7 +207,8 @@ impl UiState {
                     id_key: None,
                     id: None,
                 });
-                self.resource_index.insert(address, self.resources.len() - 1);
+                self.resource_index
+                    .insert(address, self.resources.len() - 1);
                 self.resources.len() - 1
             }
         };
@@ -247,7 +251,10 @@ mod tests {
         assert_eq!(s.resources.len(), 1);
         let r = &s.resources[0];
         assert_eq!(r.status, ResourceStatus::Complete);
-        assert_eq!((r.id.as_deref(), r.elapsed_seconds), (Some("smart-lizard"), Some(3)));
+        assert_eq!(
+            (r.id.as_deref(), r.elapsed_seconds),
+            (Some("smart-lizard"), Some(3))
+        );
         assert_eq!(s.outputs["pet"].value, Some(Value::from("smart-lizard")));
         assert!(s.outputs["pw"].sensitive && s.outputs["pw"].value.is_none());
         assert!(s.unknown_messages.is_empty());
@@ -262,9 +269,15 @@ mod tests {
         let a = s.line(r#"{"@message":"Terraform 9","type":"version","ui":"2.0"}"#);
         assert!(matches!(a, LineAction::Stop { reason } if reason.contains("\"2.0\"")));
         assert!(s.line(r#"{"type":"change_summary","changes":{"add":5}}"#) == LineAction::Keep);
-        assert!(s.change_summary.is_none(), "nothing is read after a refusal");
+        assert!(
+            s.change_summary.is_none(),
+            "nothing is read after a refusal"
+        );
         let mut old = UiState::new(Redactor::default());
-        assert!(matches!(old.line(r#"{"type":"version","ui":"0.1.0"}"#), LineAction::Replace(_)));
+        assert!(matches!(
+            old.line(r#"{"type":"version","ui":"0.1.0"}"#),
+            LineAction::Replace(_)
+        ));
     }
 
     #[test]
