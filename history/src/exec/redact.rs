@@ -108,6 +108,16 @@ impl Redactor {
     }
 }
 
+/// A secret string whose `Debug` form does not show it (for builders that hold secrets).
+#[derive(Clone)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,109 +21,24 @@
 //! ends), so secret values are on no command line. The output is read with Ansible's default
 //! callback (forced for playbooks), colours off and Python unbuffered, so lines stream live.
 
+mod handler;
 mod parse;
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub use parse::{HostStats, TaskResult, TaskStatus};
+pub use run::{AnsibleExecution, AnsibleRun, AnsibleTarget};
 
-use crate::exec::record::{process_details, stopped_status, subject_setters, RunRecord};
-use crate::exec::{
-    Ending, ExecError, KeptOutput, LineAction, LineHandler, ProcessCommand, ProcessOutcome,
-    Redactor, Running, StreamKind, Subjects, Subscription, REDACTED,
-};
-use crate::{ErrorInfo, EventId, EventStatus, EventType, Recorder};
+use crate::exec::record::{subject_setters, RunRecord};
+use crate::exec::redact::Secret;
+use crate::exec::{ExecError, ProcessCommand, Redactor, Subjects, REDACTED};
+use crate::{EventType, Recorder};
+use handler::RunHandler;
 use parse::{Form, OutputParser};
-
-/// What an Ansible run ran.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum AnsibleTarget {
-    /// `ansible-playbook <playbook>`.
-    Playbook {
-        /// The playbook file.
-        playbook: String,
-    },
-    /// `ansible <pattern> -m <module> [-a <args>]`.
-    Adhoc {
-        /// The host pattern.
-        pattern: String,
-        /// The module.
-        module: String,
-    },
-}
-
-/// The result of one Ansible run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct AnsibleRun {
-    /// The id of the event it was recorded as.
-    pub event_id: EventId,
-    /// What was run.
-    pub target: AnsibleTarget,
-    /// Whether Ansible exited by itself with code 0.
-    pub success: bool,
-    /// The recorded event's status (`success`, `failed` or `cancelled`).
-    pub status: EventStatus,
-    /// Ansible's exit code, when it exited by itself (2: a host failed; 4: a host was
-    /// unreachable).
-    pub exit_code: Option<i32>,
-    /// How the process ended.
-    pub ending: Ending,
-    /// Why it failed, when it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorInfo>,
-    /// Per-host counters: from the PLAY RECAP when Ansible printed one, else counted from the
-    /// result lines.
-    pub hosts: std::collections::BTreeMap<String, HostStats>,
-    /// Whether any host changed anything.
-    pub changed: bool,
-    /// Hosts with failed tasks.
-    pub failed_hosts: Vec<String>,
-    /// Hosts that could not be reached.
-    pub unreachable_hosts: Vec<String>,
-    /// Whether a PLAY RECAP was read.
-    pub recap: bool,
-    /// Each task result, in order (at most 1,000).
-    pub tasks: Vec<TaskResult>,
-    /// Task results left out past the first 1,000.
-    pub tasks_left_out: u64,
-    /// The kept output lines.
-    pub output: KeptOutput,
-    /// How long the process ran.
-    pub duration: Duration,
-}
-
-impl AnsibleRun {
-    /// The short summary recorded as the event's `result`.
-    pub fn summary(&self) -> Value {
-        json!({
-            "target": self.target,
-            "success": self.success,
-            "exit_code": self.exit_code,
-            "changed": self.changed,
-            "failed_hosts": self.failed_hosts,
-            "unreachable_hosts": self.unreachable_hosts,
-            "hosts": self.hosts,
-            "error": self.error.as_ref().map(|e| e.message.clone()),
-        })
-    }
-}
-
-/// A secret string whose `Debug` form does not show it.
-#[derive(Clone)]
-struct Secret(String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
 
 /// Runs Ansible playbooks and ad-hoc commands and records each run; see the
 /// [module docs](self).
@@ -483,7 +398,7 @@ impl AnsibleExecutor {
             parser: OutputParser::new(form, redactor),
             record,
             command_line: p.command_line(),
-            _vars_file: vars_file,
+            vars_file,
         };
         match p.start_with(handler) {
             Ok(running) => Ok(AnsibleExecution { event_id, running }),
@@ -623,161 +538,6 @@ fn check_var_name(name: &str) -> Result<(), ExecError> {
              start with a letter or '_', and hold only letters, digits and '_'"
         ),
     ))
-}
-
-/// A running Ansible command: watch it, cancel it, or wait for its [`AnsibleRun`].
-/// Dropping it cancels the run (recorded as `cancelled`).
-#[derive(Debug)]
-pub struct AnsibleExecution {
-    event_id: EventId,
-    running: Running<AnsibleRun>,
-}
-
-impl AnsibleExecution {
-    /// The id of the event the run is recorded as.
-    pub fn event_id(&self) -> EventId {
-        self.event_id
-    }
-    /// Ansible's process id (also its process group id).
-    pub fn pid(&self) -> Option<u32> {
-        self.running.pid()
-    }
-    /// A live view of the output: the lines kept so far, then each new one.
-    pub fn subscribe(&self) -> Subscription {
-        self.running.subscribe()
-    }
-    /// The lines kept so far.
-    pub fn output(&self) -> KeptOutput {
-        self.running.output()
-    }
-    /// Stops the run (`SIGTERM` to its process group, `SIGKILL` after the grace period).
-    pub fn cancel(&self) {
-        self.running.cancel()
-    }
-    /// Waits for the run to end.
-    pub async fn wait(self) -> Result<AnsibleRun, ExecError> {
-        self.running.wait().await.map(|(_, run)| run)
-    }
-}
-
-struct RunHandler {
-    program: String,
-    target: AnsibleTarget,
-    parser: OutputParser,
-    record: RunRecord,
-    command_line: Vec<String>,
-    /// Kept until the run ends, then removed.
-    _vars_file: Option<tempfile::NamedTempFile>,
-}
-
-impl LineHandler for RunHandler {
-    type Output = AnsibleRun;
-
-    fn on_line(&mut self, stream: StreamKind, line: &str) -> LineAction {
-        if stream == StreamKind::Stdout {
-            self.parser.line(line);
-        }
-        LineAction::Keep
-    }
-
-    fn finish(mut self, outcome: &ProcessOutcome) -> AnsibleRun {
-        let hosts = self.parser.hosts().clone();
-        let changed = hosts.values().any(|s| s.changed > 0);
-        let failed_hosts: Vec<String> = hosts
-            .iter()
-            .filter(|(_, s)| s.failed > 0)
-            .map(|(h, _)| h.clone())
-            .collect();
-        let unreachable_hosts: Vec<String> = hosts
-            .iter()
-            .filter(|(_, s)| s.unreachable > 0)
-            .map(|(h, _)| h.clone())
-            .collect();
-        let success = outcome.success();
-        let (status, error) = if success {
-            (EventStatus::Success, None)
-        } else if let Some((status, error)) = stopped_status(&self.program, outcome) {
-            (status, Some(error))
-        } else {
-            let code = outcome
-                .exit_code
-                .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
-            let mut why = Vec::new();
-            if !failed_hosts.is_empty() {
-                why.push(format!("failed hosts: {}", failed_hosts.join(", ")));
-            }
-            if !unreachable_hosts.is_empty() {
-                why.push(format!(
-                    "unreachable hosts: {}",
-                    unreachable_hosts.join(", ")
-                ));
-            }
-            if why.is_empty() {
-                why.push(
-                    first_error_line(&outcome.output)
-                        .unwrap_or("no error message")
-                        .to_owned(),
-                );
-            }
-            (
-                EventStatus::Failed,
-                Some(
-                    ErrorInfo::new(format!(
-                        "{} failed ({code}): {}",
-                        self.program,
-                        why.join("; ")
-                    ))
-                    .with_kind("ansible_error"),
-                ),
-            )
-        };
-        let run = AnsibleRun {
-            event_id: self.record.event.id,
-            target: self.target.clone(),
-            success,
-            status,
-            exit_code: outcome.exit_code,
-            ending: outcome.ending.clone(),
-            error: error.clone(),
-            hosts,
-            changed,
-            failed_hosts,
-            unreachable_hosts,
-            recap: !self.parser.recap.is_empty(),
-            tasks: std::mem::take(&mut self.parser.tasks),
-            tasks_left_out: self.parser.tasks_left_out,
-            output: outcome.output.clone(),
-            duration: outcome.duration,
-        };
-        let mut execution = process_details(outcome, &self.command_line);
-        for (key, value) in [
-            ("hosts", json!(run.hosts)),
-            ("changed", json!(run.changed)),
-            ("failed_hosts", json!(run.failed_hosts)),
-            ("unreachable_hosts", json!(run.unreachable_hosts)),
-            ("recap", json!(run.recap)),
-            ("tasks", json!(run.tasks)),
-            ("tasks_left_out", json!(run.tasks_left_out)),
-        ] {
-            execution.insert(key.into(), value);
-        }
-        self.record
-            .record_finished(status, run.summary(), Value::Object(execution), error);
-        run
-    }
-}
-
-/// The first line Ansible reported an error on (`[ERROR]: …` or `ERROR! …`), else the last
-/// line on standard error.
-fn first_error_line(output: &KeptOutput) -> Option<&str> {
-    output
-        .lines()
-        .find(|l| {
-            l.stream == StreamKind::Stderr
-                && (l.text.starts_with("[ERROR]") || l.text.starts_with("ERROR!"))
-        })
-        .map(|l| l.text.as_str())
-        .or_else(|| output.last_line_of(StreamKind::Stderr))
 }
 
 #[cfg(test)]

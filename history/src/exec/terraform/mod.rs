@@ -27,6 +27,7 @@
 //!
 //! [`TerraformStatus`]: crate::TerraformStatus
 
+mod handler;
 mod run;
 mod ui;
 
@@ -37,18 +38,18 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub use handler::TerraformExecution;
 pub use run::{
     ChangeSummary, Diagnostic, DiagnosticRange, OutputValue, ResourceChange, ResourceStatus,
     SourcePos, TerraformRun, UnknownMessage,
 };
 pub use ui::SUPPORTED_UI_MAJOR;
 
-use crate::exec::record::{process_details, stopped_status, subject_setters, RunRecord};
-use crate::exec::{
-    ExecError, KeptOutput, LineAction, LineHandler, ProcessCommand, ProcessOutcome, Redactor,
-    Running, StreamKind, Subjects, Subscription, REDACTED,
-};
-use crate::{ErrorInfo, EventId, EventStatus, EventType, Recorder, TerraformStatus};
+use crate::exec::record::{subject_setters, RunRecord};
+use crate::exec::redact::Secret;
+use crate::exec::{ExecError, ProcessCommand, Redactor, Subjects, REDACTED};
+use crate::{EventType, Recorder, TerraformStatus};
+use handler::RunHandler;
 use ui::UiState;
 
 /// The environment variable that names the `terraform` binary when the builder does not.
@@ -126,16 +127,6 @@ impl std::str::FromStr for TerraformCommand {
                 format!("must be one of init, plan, apply, destroy (got {other:?})"),
             )),
         }
-    }
-}
-
-/// A secret string whose `Debug` form does not show it.
-#[derive(Clone)]
-struct Secret(String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
     }
 }
 
@@ -474,155 +465,6 @@ fn check_var_name(name: &str) -> Result<(), ExecError> {
              start with a letter or '_', and hold only letters, digits, '_' and '-'"
         ),
     ))
-}
-
-/// A running Terraform command: watch it, cancel it, or wait for its [`TerraformRun`].
-/// Dropping it cancels the run (recorded as `cancelled`).
-#[derive(Debug)]
-pub struct TerraformExecution {
-    event_id: EventId,
-    running: Running<TerraformRun>,
-}
-
-impl TerraformExecution {
-    /// The id of the event the run is recorded as.
-    pub fn event_id(&self) -> EventId {
-        self.event_id
-    }
-    /// Terraform's process id (also its process group id).
-    pub fn pid(&self) -> Option<u32> {
-        self.running.pid()
-    }
-    /// A live view of the output: the lines kept so far, then each new one.
-    pub fn subscribe(&self) -> Subscription {
-        self.running.subscribe()
-    }
-    /// The lines kept so far.
-    pub fn output(&self) -> KeptOutput {
-        self.running.output()
-    }
-    /// Stops the run (`SIGTERM` to its process group, `SIGKILL` after the grace period).
-    pub fn cancel(&self) {
-        self.running.cancel()
-    }
-    /// Waits for the run to end.
-    pub async fn wait(self) -> Result<TerraformRun, ExecError> {
-        self.running.wait().await.map(|(_, run)| run)
-    }
-}
-
-/// Parses the stream as it comes and records the run at each state.
-struct RunHandler {
-    command: TerraformCommand,
-    ui: UiState,
-    record: RunRecord,
-    command_line: Vec<String>,
-    json: bool,
-}
-
-impl LineHandler for RunHandler {
-    type Output = TerraformRun;
-
-    fn on_start(&mut self, _pid: Option<u32>) {
-        self.record.event.terraform_status = Some(TerraformStatus::Provisioning);
-        self.record.record();
-    }
-
-    fn on_line(&mut self, stream: StreamKind, line: &str) -> LineAction {
-        if self.json && stream == StreamKind::Stdout {
-            self.ui.line(line)
-        } else {
-            LineAction::Keep
-        }
-    }
-
-    fn finish(mut self, outcome: &ProcessOutcome) -> TerraformRun {
-        let what = format!("terraform {}", self.command);
-        let success = outcome.success() && self.ui.refused.is_none();
-        let (status, error) = if success {
-            (EventStatus::Success, None)
-        } else if let Some(reason) = &self.ui.refused {
-            (
-                EventStatus::Failed,
-                Some(
-                    ErrorInfo::new(format!("{what}: {reason}")).with_kind("unsupported_ui_version"),
-                ),
-            )
-        } else if let Some((status, error)) = stopped_status(&what, outcome) {
-            (status, Some(error))
-        } else {
-            (EventStatus::Failed, Some(self.exit_error(&what, outcome)))
-        };
-        let terraform_status = if success {
-            TerraformStatus::Completed
-        } else {
-            TerraformStatus::Failed
-        };
-        let ui = std::mem::take(&mut self.ui);
-        let run = TerraformRun {
-            event_id: self.record.event.id,
-            command: self.command,
-            success,
-            status,
-            terraform_status,
-            exit_code: outcome.exit_code,
-            ending: outcome.ending.clone(),
-            error: error.clone(),
-            terraform_version: ui.terraform_version,
-            ui_version: ui.ui_version,
-            change_summary: ui.change_summary,
-            diagnostics: ui.diagnostics,
-            outputs: ui.outputs,
-            resources: ui.resources,
-            unknown_messages: ui.unknown_messages,
-            output: outcome.output.clone(),
-            duration: outcome.duration,
-        };
-        let mut execution = process_details(outcome, &self.command_line);
-        for (key, value) in [
-            ("terraform_version", json!(run.terraform_version)),
-            ("ui_version", json!(run.ui_version)),
-            ("change_summary", json!(run.change_summary)),
-            ("resources", json!(run.resources)),
-            ("diagnostics", json!(run.diagnostics)),
-            ("outputs", json!(run.outputs)),
-            ("unknown_messages", json!(run.unknown_messages)),
-        ] {
-            execution.insert(key.into(), value);
-        }
-        self.record.event.terraform_status = Some(terraform_status);
-        self.record
-            .record_finished(status, run.summary(), Value::Object(execution), error);
-        run
-    }
-}
-
-impl RunHandler {
-    /// The error of a run that exited with a non-zero code: its first error diagnostic, else
-    /// the first `Error…` / `panic:` line it wrote to stderr, else its last stderr line.
-    fn exit_error(&self, what: &str, outcome: &ProcessOutcome) -> ErrorInfo {
-        let code = outcome
-            .exit_code
-            .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
-        let detail = match self.ui.diagnostics.iter().find(|d| d.is_error()) {
-            Some(d) => match &d.detail {
-                Some(detail) if !detail.is_empty() => format!("{}: {detail}", d.summary),
-                _ => d.summary.clone(),
-            },
-            None => outcome
-                .output
-                .lines()
-                .find(|l| {
-                    l.stream == StreamKind::Stderr
-                        && (l.text.starts_with("Error") || l.text.starts_with("panic:"))
-                })
-                .map(|l| l.text.as_str())
-                .or_else(|| outcome.output.last_line_of(StreamKind::Stderr))
-                .unwrap_or("no error message")
-                .to_owned(),
-        };
-        ErrorInfo::new(format!("{what} failed ({code}): {detail}")).with_kind("terraform_error")
-    }
 }
 
 #[cfg(test)]
