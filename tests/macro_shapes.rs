@@ -349,6 +349,11 @@ trait Provider {
     async fn default_method(&self, n: u32) -> u32 {
         n
     }
+    #[track_history(event_type = "trait_default")]
+    async fn tracked_default(&self, (a, b): (u32, u32)) -> u32 {
+        tokio::task::yield_now().await;
+        a * b
+    }
 }
 
 struct Aws;
@@ -405,6 +410,7 @@ async fn async_trait_native_trait_and_free_fns() {
     assert_eq!(p.provision("web".into()).await.unwrap(), 3);
     assert!(p.provision(String::new()).await.is_err());
     assert_eq!(p.default_method(1).await, 2);
+    assert_eq!(p.tracked_default((3, 4)).await, 12);
     assert_eq!(Gcp.native(1).await, Ok(0));
     assert!(Gcp.native(0).await.is_err());
     assert!(async_free(1).await.is_ok());
@@ -415,6 +421,18 @@ async fn async_trait_native_trait_and_free_fns() {
     assert_send(&Gcp.native(1));
 
     let e = mem.events();
+    let defaults: Vec<_> = e
+        .iter()
+        .filter(|x| x.event_type.as_str() == "trait_default")
+        .collect();
+    assert_eq!(defaults.len(), 1);
+    assert_eq!(defaults[0].result.as_ref().unwrap(), &json!(12));
+    // `#[async_trait]` expanded first: the tuple pattern reaches the macro as one argument
+    assert_eq!(defaults[0].parameters, json!({"__arg1": [3, 4]}));
+    let e: Vec<_> = e
+        .into_iter()
+        .filter(|x| x.event_type.as_str() != "trait_default")
+        .collect();
     assert_eq!(e.len(), 7, "{e:#?}");
     assert_eq!(e[0].event_type, EventType::VmCreate);
     assert_eq!(e[0].user_id, Some(5.into()));

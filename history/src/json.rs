@@ -7,7 +7,7 @@
 //! of one call share it without copying.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -41,9 +41,9 @@ impl Json {
 
     /// Wraps text the caller guarantees is one valid JSON document (the capture runtime writes
     /// it with `serde_json`). Not public: a wrong call would break the type's invariant.
-    pub(crate) fn from_trusted(text: String) -> Json {
+    pub(crate) fn from_trusted_str(text: &str) -> Json {
         debug_assert!(
-            serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok(),
+            serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
             "{text}"
         );
         Json(text.into())
@@ -51,12 +51,15 @@ impl Json {
 
     /// `{}`: the parameters of a call that has none.
     pub fn empty_object() -> Json {
-        Json(Arc::from("{}"))
+        // Shared: every event starts with it, and an allocation per event is not free.
+        static EMPTY: LazyLock<Json> = LazyLock::new(|| Json(Arc::from("{}")));
+        EMPTY.clone()
     }
 
     /// `null`.
     pub fn null() -> Json {
-        Json(Arc::from("null"))
+        static NULL: LazyLock<Json> = LazyLock::new(|| Json(Arc::from("null")));
+        NULL.clone()
     }
 
     /// A JSON string holding `text`.

@@ -131,7 +131,9 @@ pub fn new_event(event_type: EventType, operation: String) -> Event {
 /// future dropped mid-way), `failed` with kind `panic` if the body panics.
 #[derive(Debug)]
 pub struct Call {
-    active: Option<Active>,
+    // Boxed: the event is ~450 bytes, and the call (and every async fn future holding it)
+    // would otherwise carry and move all of it.
+    active: Option<Box<Active>>,
 }
 
 #[derive(Debug)]
@@ -202,13 +204,13 @@ impl Call {
         }
         submit(&recorder, event.clone());
         Call {
-            active: Some(Active {
+            active: Some(Box::new(Active {
                 recorder,
                 event,
                 span,
                 options,
                 started_body: false,
-            }),
+            })),
         }
     }
 
@@ -286,7 +288,12 @@ impl Active {
         }
     }
 
-    fn finish(mut self, status: EventStatus, result: Option<Json>, error: Option<ErrorInfo>) {
+    fn finish(
+        mut self: Box<Self>,
+        status: EventStatus,
+        result: Option<Json>,
+        error: Option<ErrorInfo>,
+    ) {
         self.event.finish(status);
         self.event.result = result;
         self.event.error = error;
@@ -297,7 +304,10 @@ impl Active {
                 TerraformStatus::Failed
             });
         }
-        submit(&self.recorder, self.event);
+        let Active {
+            recorder, event, ..
+        } = *self;
+        submit(&recorder, event);
     }
 }
 

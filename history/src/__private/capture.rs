@@ -6,6 +6,7 @@
 //! (type name), so the most useful form whose bound holds is picked, and a value that is
 //! neither serialisable nor printable still compiles.
 
+use std::cell::Cell;
 use std::fmt::{Debug, Display};
 
 use serde::Serialize;
@@ -28,11 +29,44 @@ impl Default for Params {
     }
 }
 
+thread_local! {
+    /// A buffer reused by the captures on this thread, so that capturing a value costs one
+    /// allocation (the shared copy in [`Json`]) instead of two.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Buffers larger than this are not kept for reuse.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+fn scratch() -> Vec<u8> {
+    // Taken, not borrowed: a capture that runs another tracked call (a `Serialize` impl,
+    // say) just finds no buffer and allocates one.
+    let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    buf.clear();
+    buf
+}
+
+fn json_from_scratch(buf: Vec<u8>) -> Json {
+    // serde_json writes UTF-8, and so does everything else here.
+    let json = match std::str::from_utf8(&buf) {
+        Ok(text) => Json::from_trusted_str(text),
+        Err(_) => Json::null(),
+    };
+    give_back(buf);
+    json
+}
+
+fn give_back(buf: Vec<u8>) {
+    if buf.capacity() <= SCRATCH_KEEP {
+        let _ = SCRATCH.try_with(|s| s.set(buf));
+    }
+}
+
 impl Params {
     /// An empty object.
     #[inline]
     pub fn new() -> Params {
-        let mut buf = Vec::with_capacity(128);
+        let mut buf = scratch();
         buf.push(b'{');
         Params { buf, empty: true }
     }
@@ -62,27 +96,20 @@ impl Params {
     #[inline]
     pub fn finish(mut self) -> Json {
         if self.empty {
+            give_back(self.buf);
             return Json::empty_object();
         }
         self.buf.push(b'}');
-        json_from_buf(self.buf)
+        json_from_scratch(self.buf)
     }
 }
 
 /// Runs `write` (which writes one JSON value) and returns the value.
 #[inline]
 pub fn json_of(write: impl FnOnce(&mut Vec<u8>)) -> Json {
-    let mut buf = Vec::with_capacity(64);
+    let mut buf = scratch();
     write(&mut buf);
-    json_from_buf(buf)
-}
-
-fn json_from_buf(buf: Vec<u8>) -> Json {
-    // serde_json writes UTF-8, and so does everything else here.
-    match String::from_utf8(buf) {
-        Ok(text) => Json::from_trusted(text),
-        Err(_) => Json::null(),
-    }
+    json_from_scratch(buf)
 }
 
 /// Writes `text` as a JSON string.
