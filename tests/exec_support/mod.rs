@@ -36,6 +36,11 @@ pub fn ansible_fixtures() -> PathBuf {
 /// The directory holding the pinned `ansible-playbook`: `$HISTORY_ANSIBLE_BIN_DIR`, else what
 /// scripts/install-ansible.sh prints (it installs once, then answers at once).
 pub fn ansible_bin_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(find_ansible).clone()
+}
+
+fn find_ansible() -> PathBuf {
     if let Some(dir) = std::env::var_os("HISTORY_ANSIBLE_BIN_DIR") {
         return PathBuf::from(dir);
     }
