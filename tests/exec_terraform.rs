@@ -412,3 +412,25 @@ async fn bad_input_is_a_clear_error_and_a_failed_event() {
     .unwrap();
     assert!(matches!(err, ExecError::NoRuntime), "{err}");
 }
+
+#[tokio::test]
+async fn init_runs_without_json_or_variables_and_keeps_plain_lines() {
+    let db = Db::new();
+    let run = executor(&db, "success")
+        .execute(TerraformCommand::Init)
+        .await
+        .unwrap();
+    assert!(run.success, "{}", run.output.text());
+    assert!(run.change_summary.is_none() && run.terraform_version.is_none());
+    let e = db.get(run.event_id);
+    assert_eq!(e.event_type, EventType::TerraformInit);
+    assert_eq!(e.terraform_status, Some(TerraformStatus::Completed));
+    let cmd = execution(&e)["command_line"].to_string();
+    assert!(
+        !cmd.contains("-json") && !cmd.contains("-var") && cmd.contains("-input=false"),
+        "{cmd}"
+    );
+    let lines = kept_lines(&e);
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[5], "Terraform has been successfully initialized!");
+}
