@@ -65,3 +65,25 @@ fn unfinished_events_from_before_the_upgrade_are_recoverable() {
     assert!(e.error.unwrap().message.contains("ended before"));
     assert_eq!(store.get(events[1].id).unwrap().as_ref(), Some(&events[1]));
 }
+
+#[test]
+fn the_upgrade_fills_the_statistics_rollups_from_the_stored_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let events = load_fixture(1, &path);
+    // exact_stats_up_to(0): answer from the rollups the migration built.
+    let store = SqliteStore::options()
+        .exact_stats_up_to(0)
+        .open(&path)
+        .unwrap();
+    let q = history::stats::StatsQuery::new(Query::new());
+    let want = history::stats::compute(&q, &events).summary;
+    let got = store.stats(&q).unwrap().summary;
+    assert_eq!(got.total, want.total);
+    assert_eq!(got.by_status, want.by_status);
+    let (g, w) = (got.duration.unwrap(), want.duration.unwrap());
+    assert_eq!(
+        (g.count, g.avg, g.min, g.max),
+        (w.count, w.avg, w.min, w.max)
+    );
+}

@@ -17,12 +17,23 @@ pub(crate) const COLUMNS: &str = "id, started_at, event_type, status, finished_a
     operation, user_id, vm_id, credential_id, organization_id, parent_id, trace_id, \
     correlation_id, labels, parameters, result, error, terraform_status, execution";
 
-/// Insert or replace one event by id.
-pub(crate) const UPSERT: &str = "INSERT INTO events (id, started_at, event_type, status, \
+macro_rules! insert_head {
+    () => {
+        "INSERT INTO events (id, started_at, event_type, status, \
     finished_at, duration_us, operation, user_id, vm_id, credential_id, organization_id, \
     parent_id, trace_id, correlation_id, labels, parameters, result, error, terraform_status, \
     execution, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-    ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, \
+    ?16, ?17, ?18, ?19, ?20, ?21)"
+    };
+}
+
+/// Insert one event unless its id is stored (then nothing changes: the caller updates).
+pub(crate) const INSERT_NEW: &str = concat!(insert_head!(), " ON CONFLICT (id) DO NOTHING");
+
+/// Insert or replace one event by id.
+pub(crate) const UPSERT: &str = concat!(
+    insert_head!(),
+    " ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, \
     event_type = excluded.event_type, status = excluded.status, \
     finished_at = excluded.finished_at, duration_us = excluded.duration_us, \
     operation = excluded.operation, user_id = excluded.user_id, vm_id = excluded.vm_id, \
@@ -31,7 +42,8 @@ pub(crate) const UPSERT: &str = "INSERT INTO events (id, started_at, event_type,
     correlation_id = excluded.correlation_id, labels = excluded.labels, \
     parameters = excluded.parameters, result = excluded.result, error = excluded.error, \
     terraform_status = excluded.terraform_status, execution = excluded.execution, \
-    owner = excluded.owner";
+    owner = excluded.owner"
+);
 
 /// Microseconds since the Unix epoch.
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
@@ -59,13 +71,13 @@ pub(crate) fn subject_value(id: &SubjectId) -> Value {
     }
 }
 
-/// Binds `event` to the parameters of [`UPSERT`] and runs it. An unfinished event records
-/// `owner`, the store instance writing it.
-pub(crate) fn upsert(
+/// Binds `event` to the parameters of [`INSERT_NEW`] or [`UPSERT`] and runs it; returns how
+/// many rows changed. An unfinished event records `owner`, the store instance writing it.
+pub(crate) fn write(
     stmt: &mut rusqlite::CachedStatement<'_>,
     e: &Event,
     owner: &[u8; 16],
-) -> Result<(), SqliteError> {
+) -> Result<usize, SqliteError> {
     let labels = if e.labels.is_empty() {
         None
     } else {
@@ -80,7 +92,7 @@ pub(crate) fn upsert(
             Some(serde_json::to_string(info).map_err(|err| SqliteError::Corrupt(err.to_string()))?)
         }
     };
-    stmt.execute(rusqlite::params![
+    let n = stmt.execute(rusqlite::params![
         &e.id.as_bytes()[..],
         micros(e.started_at),
         e.event_type.as_str(),
@@ -103,7 +115,7 @@ pub(crate) fn upsert(
         e.execution.as_ref().map(Json::as_str),
         (!e.status.is_terminal()).then_some(&owner[..]),
     ])?;
-    Ok(())
+    Ok(n)
 }
 
 fn corrupt(column: &str, what: impl std::fmt::Display) -> SqliteError {

@@ -17,6 +17,7 @@ mod error;
 mod query;
 mod recovery;
 mod retention;
+mod rollup;
 pub mod schema;
 mod stats;
 mod store;

@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use rusqlite::{params, TransactionBehavior};
 
 use crate::codec::micros;
+use crate::rollup::Deltas;
 use crate::store::Inner;
 use crate::SqliteError;
 
@@ -118,7 +119,25 @@ pub(crate) fn recover(inner: &Inner) -> Result<u64, SqliteError> {
                 tx.execute("DELETE FROM owners WHERE id = ?1", [&id])?;
             }
         }
-        let n = tx.execute(
+        // Each row's old status leaves the rollups, `interrupted` enters them.
+        let mut deltas = Deltas::default();
+        let mut n = 0u64;
+        {
+            let mut stmt = tx.prepare(
+                "SELECT started_at, event_type, status, duration_us FROM events \
+                 WHERE status IN ('pending', 'in_progress') \
+                   AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners))",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (t, ty, st, d): (i64, String, String, Option<i64>) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                deltas.remove(t, &ty, &st, d);
+                deltas.add(t, &ty, "interrupted", d);
+                n += 1;
+            }
+        }
+        let changed = tx.execute(
             "UPDATE events SET status = 'interrupted', owner = NULL, \
              error = coalesce(error, json_object('message', \
                'the process recording this event ended before the event finished', \
@@ -127,7 +146,9 @@ pub(crate) fn recover(inner: &Inner) -> Result<u64, SqliteError> {
                AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners))",
             [],
         )?;
+        debug_assert_eq!(changed as u64, n);
+        deltas.apply(&tx)?;
         tx.commit()?;
-        Ok(n as u64)
+        Ok(n)
     })
 }

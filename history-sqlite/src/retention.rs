@@ -7,6 +7,7 @@ use history::retention::{PurgeReport, Retention, Subject};
 use rusqlite::{params_from_iter, TransactionBehavior};
 
 use crate::query::filter;
+use crate::rollup::Deltas;
 use crate::{SqliteError, SqliteStore};
 
 /// Events deleted per transaction.
@@ -79,7 +80,8 @@ pub(crate) fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeRepo
     let f = filter(&policy.filter);
     let p = f.values.len() + 1;
     let sql = format!(
-        "DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?{p})) AND {}",
+        "DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?{p})) AND {} \
+         RETURNING started_at, event_type, status, duration_us",
         f.clause()
     );
     let mut deleted = 0u64;
@@ -89,11 +91,21 @@ pub(crate) fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeRepo
         values.push(rusqlite::types::Value::Text(list));
         deleted += store.inner().write(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let n = tx
-                .prepare_cached(&sql)?
-                .execute(params_from_iter(values.iter()))?;
+            let mut deltas = Deltas::default();
+            let mut n = 0u64;
+            {
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut rows = stmt.query(params_from_iter(values.iter()))?;
+                while let Some(r) = rows.next()? {
+                    let ty: String = r.get(1)?;
+                    let st: String = r.get(2)?;
+                    deltas.remove(r.get(0)?, &ty, &st, r.get(3)?);
+                    n += 1;
+                }
+            }
+            deltas.apply(&tx)?;
             tx.commit()?;
-            Ok(n as u64)
+            Ok(n)
         })?;
     }
     report.deleted = deleted;

@@ -17,9 +17,15 @@ pub const APPLICATION_ID: i32 = 0x4849_5354;
 /// The schema version this library writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// One step of the schema: SQL, or code for what SQL cannot do alone.
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Connection) -> rusqlite::Result<()>),
+}
+
 /// Migration `i` takes a database from version `i` to `i + 1`. Each runs in the one
 /// transaction that opens the database; never edit a released migration, add one.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Migration] = &[
     // 1: events, one row per event id.
     //
     // Times and durations are integer microseconds; ids are 16-byte blobs (UUID bytes, which
@@ -29,7 +35,8 @@ const MIGRATIONS: &[&str] = &[
     // must be fast have one: the time order (every page, keyset cursor), a user's or a VM's
     // events in time order, and the sparse tree/correlation ids (partial indexes cost nothing
     // for events without them).
-    r#"
+    Migration::Sql(
+        r#"
     CREATE TABLE events (
         id               BLOB    NOT NULL PRIMARY KEY,
         started_at       INTEGER NOT NULL,
@@ -60,10 +67,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_by_correlation ON events (correlation_id)
         WHERE correlation_id IS NOT NULL;
     "#,
+    ),
     // 2: crash recovery. Each open store registers as an owner with a heartbeat; unfinished
     // events carry their writer's owner id, so events of a dead process can be told from
     // events a live one is still working on. The partial index holds only unfinished events.
-    r#"
+    Migration::Sql(
+        r#"
     ALTER TABLE events ADD COLUMN owner BLOB;
     CREATE TABLE owners (
         id           BLOB    NOT NULL PRIMARY KEY,
@@ -74,13 +83,19 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_unfinished ON events (owner) WHERE status IN ('pending', 'in_progress');
     "#,
+    ),
     // 3: no VM index. Every batch dirties one page of a subject index per distinct subject
     // in it, which the WAL writes whole: with the user and VM indexes, ingest ran at about a
     // third of the speed without them (measured with 1,000-event batches). The user index
     // stays (a user's events by time); VM filters ride the user or time index.
-    r#"
+    Migration::Sql(
+        r#"
     DROP INDEX IF EXISTS events_by_vm;
     "#,
+    ),
+    // 4: hourly rollups (count, sum, min, max, duration histogram per hour × type × status),
+    // kept in the same transaction as every write, for statistics over long ranges.
+    Migration::Code(crate::rollup::create_and_backfill),
 ];
 
 /// Creates the file (mode 0600) when missing, checks what it holds without writing to it,
@@ -263,8 +278,11 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), SqliteError> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     check_not_newer(version, path)?;
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-        tx.execute_batch(sql)?;
+    for (from, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        match step {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::Code(run) => run(&tx)?,
+        }
         tx.pragma_update(None, "user_version", from as i64 + 1)?;
     }
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;

@@ -1,15 +1,23 @@
-//! Statistics in SQL: the matching rows' status and duration (and group key) are read through
-//! the indexes the filter allows and summarised with [`history::stats::StatsBuilder`], so the
-//! figures are exact and defined once.
+//! Statistics in SQL. Small result sets, and filters or groupings the rollups do not carry,
+//! are computed exactly: the matching rows' status and duration (and group key) are read and
+//! summarised with [`history::stats::StatsCollector`], the one definition of every figure.
+//! Large ranges filtered only by type, status and time come from the hourly rollups (see
+//! `rollup.rs`): counts, rates, avg, min and max exact, percentiles within about 4.5%.
 
 use std::time::Duration;
 
-use history::stats::{Bucket, GroupBy, GroupKey, Stats, StatsCollector, StatsQuery};
-use history::{EventStatus, EventType, SubjectId};
-use rusqlite::params_from_iter;
-use rusqlite::types::ValueRef;
+use std::collections::BTreeMap;
 
-use crate::query::filter;
+use history::stats::{
+    Bucket, DurationStats, GroupBy, GroupKey, Stats, StatsCollector, StatsQuery, Summary,
+};
+use history::{EventStatus, EventType, Query, SubjectId};
+use rusqlite::params_from_iter;
+use rusqlite::types::{Value, ValueRef};
+
+use crate::codec::micros;
+use crate::query::{filter, Filter};
+use crate::rollup::{bucket_value, decode, hour_of, Cell, HOUR_US};
 use crate::{SqliteError, SqliteStore};
 
 fn key_column(g: GroupBy) -> &'static str {
@@ -61,6 +69,231 @@ fn group_key(g: GroupBy, v: ValueRef<'_>) -> Result<GroupKey, SqliteError> {
 }
 
 pub(crate) fn stats(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, SqliteError> {
+    if rollups_answer(q) {
+        let fast = from_rollups(store, q)?;
+        if fast.summary.total > store.inner().options.exact_stats_up_to {
+            return Ok(fast);
+        }
+    }
+    exact(store, q)
+}
+
+/// Whether the hourly rollups can answer `q`: filters only on type, status and time, grouped
+/// by nothing, type, hour or day.
+fn rollups_answer(q: &StatsQuery) -> bool {
+    let f = &q.filter;
+    let mut only = Query::new();
+    only.event_types = f.event_types.clone();
+    only.statuses = f.statuses.clone();
+    only.since = f.since;
+    only.until = f.until;
+    only.order = f.order;
+    only.limit = f.limit;
+    only.cursor = f.cursor;
+    only.with_total = f.with_total;
+    only == *f
+        && matches!(
+            q.group_by,
+            None | Some(GroupBy::EventType) | Some(GroupBy::Time(Bucket::Hour | Bucket::Day))
+        )
+}
+
+/// Per group: counts per status and the duration aggregates.
+#[derive(Default)]
+struct Acc {
+    by_status: BTreeMap<EventStatus, u64>,
+    cell: Cell,
+}
+
+impl Acc {
+    fn summary(self) -> Summary {
+        let c = &self.cell;
+        let duration = match (c.timed > 0, c.min_us, c.max_us) {
+            (true, Some(lo), Some(hi)) => {
+                let n = c.timed as u64;
+                let at = |p: u64| -> Duration {
+                    let rank = (p * n).div_ceil(100).max(1);
+                    let mut seen = 0u64;
+                    let mut value = hi;
+                    for (b, k) in &c.hist {
+                        seen += (*k).max(0) as u64;
+                        if seen >= rank {
+                            value = bucket_value(*b);
+                            break;
+                        }
+                    }
+                    Duration::from_micros(value.clamp(lo, hi).max(0) as u64)
+                };
+                let us = |v: i64| Duration::from_micros(v.max(0) as u64);
+                Some(DurationStats::new(
+                    n,
+                    us(c.sum_us / c.timed),
+                    us(lo),
+                    us(hi),
+                    [at(50), at(95), at(99)],
+                ))
+            }
+            _ => None,
+        };
+        Summary::new(self.by_status, duration)
+    }
+}
+
+fn parse_status(
+    cache: &mut Vec<(String, EventStatus)>,
+    s: &str,
+) -> Result<EventStatus, SqliteError> {
+    if let Some((_, st)) = cache.iter().find(|(n, _)| n == s) {
+        return Ok(*st);
+    }
+    let st: EventStatus = s.parse().map_err(corrupt)?;
+    cache.push((s.to_owned(), st));
+    Ok(st)
+}
+
+fn rollup_key(g: Option<GroupBy>, at_us: i64, ty: &str) -> Result<Option<GroupKey>, SqliteError> {
+    let time = |us: i64| {
+        chrono::DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt("time out of range"))
+    };
+    Ok(match g {
+        None => None,
+        Some(GroupBy::EventType) => {
+            Some(GroupKey::EventType(EventType::custom(ty).map_err(corrupt)?))
+        }
+        Some(GroupBy::Time(Bucket::Hour)) => Some(GroupKey::Time(time(hour_of(at_us))?)),
+        Some(GroupBy::Time(b)) => Some(GroupKey::Time(b.start_of(time(at_us)?))),
+        Some(_) => return Err(corrupt("grouping not answerable from rollups")),
+    })
+}
+
+/// Statistics from the hourly rollups for whole hours, plus an exact scan of the partial
+/// hours at either end of the range.
+fn from_rollups(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, SqliteError> {
+    let since = q.filter.since.map(micros);
+    let until = q.filter.until.map(micros);
+    // Whole hours: [first, last).
+    let first = since.map(|t| {
+        let h = hour_of(t);
+        if h == t {
+            h
+        } else {
+            h + HOUR_US
+        }
+    });
+    let last = until.map(hour_of);
+    let whole_hours = match (first, last) {
+        (Some(a), Some(b)) => a < b,
+        _ => true,
+    };
+    let mut groups: BTreeMap<Option<GroupKey>, Acc> = BTreeMap::new();
+    let mut statuses = Vec::new();
+    store.inner().read(|conn| {
+        if whole_hours {
+            let mut f = Filter::default();
+            let mut clauses = Vec::new();
+            if let Some(a) = first {
+                f.values.push(Value::Integer(a));
+                clauses.push(format!("hour >= ?{}", f.values.len()));
+            }
+            if let Some(b) = last {
+                f.values.push(Value::Integer(b));
+                clauses.push(format!("hour < ?{}", f.values.len()));
+            }
+            if !q.filter.event_types.is_empty() {
+                let mut list = Vec::new();
+                for t in &q.filter.event_types {
+                    f.values.push(Value::Text(t.as_str().to_owned()));
+                    list.push(format!("?{}", f.values.len()));
+                }
+                clauses.push(format!("event_type IN ({})", list.join(", ")));
+            }
+            if !q.filter.statuses.is_empty() {
+                let list: Vec<String> = q
+                    .filter
+                    .statuses
+                    .iter()
+                    .map(|s| format!("'{}'", s.as_str()))
+                    .collect();
+                clauses.push(format!("status IN ({})", list.join(", ")));
+            }
+            let sql = format!(
+                "SELECT hour, event_type, status, events, timed, sum_us, min_us, max_us, hist \
+                 FROM stats_hourly WHERE {}",
+                if clauses.is_empty() {
+                    "1".to_owned()
+                } else {
+                    clauses.join(" AND ")
+                }
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params_from_iter(f.values.iter()))?;
+            while let Some(r) = rows.next()? {
+                let hour: i64 = r.get(0)?;
+                let ty = r.get_ref(1)?.as_str().map_err(corrupt)?.to_owned();
+                let st = parse_status(&mut statuses, r.get_ref(2)?.as_str().map_err(corrupt)?)?;
+                let cell = Cell {
+                    events: r.get(3)?,
+                    timed: r.get(4)?,
+                    sum_us: r.get(5)?,
+                    min_us: r.get(6)?,
+                    max_us: r.get(7)?,
+                    hist: decode(r.get_ref(8)?.as_blob().map_err(corrupt)?)?,
+                    ..Cell::default()
+                };
+                let acc = groups
+                    .entry(rollup_key(q.group_by, hour, &ty)?)
+                    .or_default();
+                *acc.by_status.entry(st).or_insert(0) += cell.events.max(0) as u64;
+                acc.cell.merge(&cell);
+            }
+        }
+        // The partial hours at the ends (or the whole range when it has no whole hour).
+        if since.is_some() || until.is_some() {
+            let mut f = filter(&q.filter);
+            if whole_hours {
+                let mut edge = Vec::new();
+                if let Some(a) = first {
+                    f.values.push(Value::Integer(a));
+                    edge.push(format!("started_at < ?{}", f.values.len()));
+                }
+                if let Some(b) = last {
+                    f.values.push(Value::Integer(b));
+                    edge.push(format!("started_at >= ?{}", f.values.len()));
+                }
+                f.sql = format!("{} AND ({})", f.clause(), edge.join(" OR "));
+            }
+            let sql = format!(
+                "SELECT started_at, event_type, status, duration_us FROM events WHERE {}",
+                f.clause()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params_from_iter(f.values.iter()))?;
+            while let Some(r) = rows.next()? {
+                let at: i64 = r.get(0)?;
+                let ty = r.get_ref(1)?.as_str().map_err(corrupt)?.to_owned();
+                let st = parse_status(&mut statuses, r.get_ref(2)?.as_str().map_err(corrupt)?)?;
+                let acc = groups.entry(rollup_key(q.group_by, at, &ty)?).or_default();
+                *acc.by_status.entry(st).or_insert(0) += 1;
+                acc.cell.add(r.get(3)?);
+            }
+        }
+        Ok(())
+    })?;
+    let mut all = Acc::default();
+    let mut out = Vec::new();
+    for (key, acc) in groups {
+        for (s, n) in &acc.by_status {
+            *all.by_status.entry(*s).or_insert(0) += n;
+        }
+        all.cell.merge(&acc.cell);
+        if let Some(k) = key {
+            out.push((k, acc.summary()));
+        }
+    }
+    Ok(Stats::new(all.summary(), out))
+}
+
+fn exact(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, SqliteError> {
     let f = filter(&q.filter);
     let key = q.group_by.map_or("NULL", key_column);
     let sql = format!(

@@ -161,6 +161,56 @@ pub struct DurationStats {
     pub p99: Duration,
 }
 
+impl DurationStats {
+    /// Duration figures from their parts (for stores that compute them themselves).
+    pub fn new(
+        count: u64,
+        avg: Duration,
+        min: Duration,
+        max: Duration,
+        [p50, p95, p99]: [Duration; 3],
+    ) -> DurationStats {
+        DurationStats {
+            count,
+            avg,
+            min,
+            max,
+            p50,
+            p95,
+            p99,
+        }
+    }
+}
+
+impl Summary {
+    /// A summary from counts per status and duration figures: the total and the success rate
+    /// follow from the counts.
+    pub fn new(by_status: BTreeMap<EventStatus, u64>, duration: Option<DurationStats>) -> Summary {
+        let by_status: BTreeMap<EventStatus, u64> =
+            by_status.into_iter().filter(|(_, n)| *n > 0).collect();
+        let total = by_status.values().sum();
+        let finished: u64 = by_status
+            .iter()
+            .filter(|(s, _)| s.is_terminal())
+            .map(|(_, n)| n)
+            .sum();
+        let success = by_status.get(&EventStatus::Success).copied().unwrap_or(0);
+        Summary {
+            total,
+            by_status,
+            success_rate: (finished > 0).then(|| success as f64 / finished as f64),
+            duration,
+        }
+    }
+}
+
+impl Stats {
+    /// Statistics from an overall summary and per-group summaries (in key order).
+    pub fn new(summary: Summary, groups: Vec<(GroupKey, Summary)>) -> Stats {
+        Stats { summary, groups }
+    }
+}
+
 /// Statistics: the overall summary, and one per group when grouping was asked for.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -199,18 +249,6 @@ impl StatsBuilder {
 
     /// The figures of everything added.
     pub fn finish(mut self) -> Summary {
-        let finished: u64 = self
-            .by_status
-            .iter()
-            .filter(|(s, _)| s.is_terminal())
-            .map(|(_, n)| n)
-            .sum();
-        let success = self
-            .by_status
-            .get(&EventStatus::Success)
-            .copied()
-            .unwrap_or(0);
-        let success_rate = (finished > 0).then(|| success as f64 / finished as f64);
         let duration = if self.durations_us.is_empty() {
             None
         } else {
@@ -232,12 +270,8 @@ impl StatsBuilder {
                 p99: rank(99),
             })
         };
-        Summary {
-            total: self.total,
-            by_status: self.by_status,
-            success_rate,
-            duration,
-        }
+        debug_assert_eq!(self.total, self.by_status.values().sum::<u64>());
+        Summary::new(self.by_status, duration)
     }
 }
 
