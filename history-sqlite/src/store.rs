@@ -137,7 +137,10 @@ impl SqliteStore {
     }
 
     fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteStore, SqliteError> {
-        let writer = schema::open_write_connection(path, options.busy_timeout)?;
+        // Opening (schema, registration, recovery) waits at least 5 s for other writers, even
+        // with a short busy timeout for the writes that follow.
+        let patient = options.busy_timeout.max(Duration::from_secs(5));
+        let writer = schema::open_write_connection(path, patient)?;
         let owner = *EventId::new().as_bytes();
         let inner = Arc::new(Inner {
             path: path.to_owned(),
@@ -155,6 +158,8 @@ impl SqliteStore {
         if store.inner.options.recover_on_open {
             store.recover_interrupted()?;
         }
+        let busy = store.inner.options.busy_timeout;
+        store.inner.write(|conn| Ok(conn.busy_timeout(busy)?))?;
         Ok(store)
     }
 
