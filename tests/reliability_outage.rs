@@ -182,6 +182,9 @@ fn the_next_recorder_replays_a_left_spill_file_and_marks_unfinished_calls_interr
             EventStatus::Interrupted
         };
         assert_eq!(stored.status, want, "event {i}");
+        if want == EventStatus::Interrupted {
+            assert_eq!(stored.error.unwrap().kind.as_deref(), Some("interrupted"));
+        }
     }
     // Records, not rows: 10 starts and 6 finishes.
     assert_eq!(second.stats().replayed, 16);

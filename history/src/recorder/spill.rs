@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::event::{Event, EventId, EventStatus};
+use crate::event::{ErrorInfo, Event, EventId, EventStatus};
 use crate::store::StoreError;
 
 const MAGIC: &[u8; 4] = b"HSP1";
@@ -170,6 +170,13 @@ impl Spill {
                     for e in &mut events {
                         if unfinished.contains(&e.id) && !e.status.is_terminal() {
                             e.status = EventStatus::Interrupted;
+                            e.error.get_or_insert_with(|| ErrorInfo {
+                                message: "the process recording this event ended before the \
+                                          event finished"
+                                    .into(),
+                                kind: Some("interrupted".into()),
+                                ..ErrorInfo::default()
+                            });
                         }
                     }
                 }
