@@ -14,7 +14,8 @@
 //! Before the benches, RSS: N tracked calls pushed as fast as possible with the default
 //! (blocking) policy, peak resident set size printed (`VmHWM`, Linux).
 //!
-//! `cargo bench --bench ingest`; `HISTORY_BENCH_EVENTS` sets N (default 1,000,000).
+//! `cargo bench --bench ingest`; `HISTORY_BENCH_EVENTS` sets N for the benches (default
+//! 1,000,000), `HISTORY_RSS_EVENTS` for the RSS run (default 1,000,000).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -30,8 +31,8 @@ fn create_vm(user_id: u64, vm_id: u64, name: &str) -> Result<u64, std::io::Error
     Ok(black_box(vm_id ^ user_id ^ name.len() as u64))
 }
 
-fn events() -> u64 {
-    std::env::var("HISTORY_BENCH_EVENTS")
+fn events(var: &str) -> u64 {
+    std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000)
@@ -153,7 +154,7 @@ fn measure_rss(dir: &Path, n: u64) {
 }
 
 fn ingest(c: &mut Criterion, dir: &Path) {
-    let n = events();
+    let n = events("HISTORY_BENCH_EVENTS");
     let mut group = c.benchmark_group("ingest");
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(1));
@@ -177,7 +178,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut c = Criterion::default().configure_from_args();
     if !std::env::args().any(|a| a == "--list") {
-        measure_rss(dir.path(), events());
+        measure_rss(dir.path(), events("HISTORY_RSS_EVENTS"));
     }
     ingest(&mut c, dir.path());
     c.final_summary();

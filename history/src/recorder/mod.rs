@@ -181,10 +181,15 @@ impl Recorder {
         let s = &self.inner.shared;
         let c = &s.counters;
         let st = s.lock();
-        let (lost, spill_pending, queued) = (st.lost, st.spill_pending, st.queue.len() as u64);
+        let (recorded, lost, spill_pending, queued) = (
+            st.enqueued,
+            st.lost,
+            st.spill_pending,
+            st.queue.len() as u64,
+        );
         drop(st);
         RecorderStats {
-            recorded: c.recorded.load(Ordering::Relaxed),
+            recorded,
             written: c.written.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             blocked: c.blocked.load(Ordering::Relaxed),

@@ -20,7 +20,6 @@ use crate::Error;
 /// Counters only the stats read; updated without the lock.
 #[derive(Default)]
 pub(super) struct Counters {
-    pub recorded: AtomicU64,
     pub written: AtomicU64,
     pub dropped: AtomicU64,
     pub blocked: AtomicU64,
@@ -132,7 +131,6 @@ impl Shared {
         let seq = st.enqueued;
         let len = st.queue.len();
         drop(st);
-        self.counters.recorded.fetch_add(1, Ordering::Relaxed);
         if len == 1 || len == self.batch_size {
             self.work.notify_one();
         }

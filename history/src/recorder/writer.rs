@@ -6,6 +6,7 @@
 //! the offending records are isolated: only those are lost (counted and reported by `flush`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ pub(super) struct Writer {
     next_probe: Option<Instant>,
     probe_backoff: Duration,
     /// Reused by `merge_same_ids`.
-    last_of: HashMap<EventId, usize>,
+    last_of: IdMap,
 }
 
 struct GoneOnDrop(Arc<Shared>);
@@ -84,7 +85,7 @@ impl Writer {
             spill_pending,
             next_probe: spill_pending.then(Instant::now),
             probe_backoff: retry.initial_backoff,
-            last_of: HashMap::new(),
+            last_of: IdMap::default(),
         }
     }
 
@@ -334,7 +335,31 @@ impl Writer {
     }
 }
 
-fn merge_same_ids(batch: &mut Vec<Event>, last_of: &mut HashMap<EventId, usize>) {
+/// Event ids are UUID v7: 74 of their bits are random (or a counter), so folding the two
+/// halves is a good hash, and far cheaper than SipHash on the writer's hot loop.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(29) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdMap = HashMap<EventId, usize, BuildHasherDefault<IdHasher>>;
+
+fn merge_same_ids(batch: &mut Vec<Event>, last_of: &mut IdMap) {
     if batch.len() < 2 {
         return;
     }
@@ -366,7 +391,7 @@ mod tests {
         let mut a2 = a.clone();
         a2.finish(EventStatus::Success);
         let mut batch = vec![a.clone(), b.clone(), a2.clone()];
-        merge_same_ids(&mut batch, &mut HashMap::new());
+        merge_same_ids(&mut batch, &mut IdMap::default());
         assert_eq!(batch, vec![b, a2]);
     }
 
