@@ -54,20 +54,41 @@ pub(crate) fn unregister(inner: &Inner) {
     });
 }
 
-/// Starts the thread that refreshes this store's heartbeat; it stops when the sender drops.
+/// How often the background thread checkpoints the WAL while writes happen.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Starts the thread that refreshes this store's heartbeat and, on its own connection,
+/// checkpoints the WAL after writes (a passive checkpoint never blocks the writer); it stops
+/// when the sender drops.
 pub(crate) fn start_heartbeat(
     inner: &Arc<Inner>,
 ) -> Result<(mpsc::Sender<()>, JoinHandle<()>), SqliteError> {
     let (stop, stopped) = mpsc::channel::<()>();
     let weak = Arc::downgrade(inner);
     let every = inner.options.heartbeat;
+    let tick = every.min(CHECKPOINT_EVERY);
+    let checkpointer = crate::schema::open_checkpoint_connection(
+        &inner.path,
+        std::time::Duration::from_millis(100),
+    )?;
     let handle = std::thread::Builder::new()
         .name("history-sqlite-heartbeat".into())
         .spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+            let mut last_beat = std::time::Instant::now();
+            let mut seen_writes = 0;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
                 let Some(inner) = weak.upgrade() else { return };
-                // A busy database only delays the heartbeat; the next one retries.
-                let _ = beat(&inner);
+                let writes = inner.writes.load(std::sync::atomic::Ordering::Relaxed);
+                if writes != seen_writes {
+                    seen_writes = writes;
+                    // Busy (another checkpoint running) is fine: the next tick retries.
+                    let _ = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+                }
+                if last_beat.elapsed() >= every {
+                    last_beat = std::time::Instant::now();
+                    // A busy database only delays the heartbeat; the next one retries.
+                    let _ = beat(&inner);
+                }
             }
         })
         .map_err(|e| SqliteError::CannotOpen {

@@ -11,9 +11,9 @@ use crate::rollup::Deltas;
 use crate::{SqliteError, SqliteStore};
 
 /// Events deleted per transaction.
-pub const PURGE_CHUNK: usize = 2_000;
+pub const PURGE_CHUNK: usize = 1_000;
 /// Pages freed per incremental-vacuum step.
-const VACUUM_STEP: u32 = 2_000;
+const VACUUM_STEP: u32 = 500;
 
 /// The rowids a policy selects, and the earliest and latest start among them (micros).
 struct Candidates {
@@ -89,7 +89,7 @@ pub(crate) fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeRepo
         let list = serde_json::to_string(chunk).map_err(|e| SqliteError::Corrupt(e.to_string()))?;
         let mut values = f.values.clone();
         values.push(rusqlite::types::Value::Text(list));
-        deleted += store.inner().write(|conn| {
+        deleted += store.inner().write_step(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut deltas = Deltas::default();
             let mut n = 0u64;
@@ -117,7 +117,7 @@ pub(crate) fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeRepo
 /// incremental auto-vacuum, which this library does).
 pub(crate) fn reclaim_space(store: &SqliteStore) -> Result<(), SqliteError> {
     loop {
-        let free: i64 = store.inner().write(|conn| {
+        let free: i64 = store.inner().write_step(|conn| {
             conn.execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_STEP})"))?;
             Ok(conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?)
         })?;

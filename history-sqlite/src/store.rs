@@ -86,6 +86,8 @@ pub(crate) struct Inner {
     readers: Mutex<Vec<Connection>>,
     pub owner: [u8; 16],
     pub options: SqliteOptions,
+    /// Committed write transactions (tells the checkpointer there is work).
+    pub writes: std::sync::atomic::AtomicU64,
 }
 
 /// Events in an embedded SQLite file.
@@ -148,6 +150,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             owner,
             options,
+            writes: std::sync::atomic::AtomicU64::new(0),
         });
         recovery::register(&inner)?;
         let heartbeat = recovery::start_heartbeat(&inner)?;
@@ -232,7 +235,25 @@ impl Inner {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
     ) -> Result<T, SqliteError> {
-        f(&mut self.writer.lock())
+        let out = f(&mut self.writer.lock());
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        out
+    }
+
+    /// Like [`Inner::write`], then hands the connection straight to a waiting writer: long
+    /// jobs done in steps (purge, vacuum) never keep the recorder waiting for more than a
+    /// step.
+    pub(crate) fn write_step<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
+    ) -> Result<T, SqliteError> {
+        let mut guard = self.writer.lock();
+        let out = f(&mut guard);
+        parking_lot::MutexGuard::unlock_fair(guard);
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        out
     }
 }
 

@@ -149,3 +149,20 @@ fn the_store_is_send_and_sync() {
     fn check<T: Send + Sync + 'static>() {}
     check::<SqliteStore>();
 }
+
+#[test]
+fn the_wal_is_checkpointed_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let batch: Vec<Event> = (0..2_000).map(|_| event()).collect();
+    store.write_batch(&batch).unwrap();
+    let main_file = || std::fs::metadata(&path).unwrap().len();
+    let before = main_file();
+    // The events reach the main file without any further write by this store.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while main_file() <= before {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
