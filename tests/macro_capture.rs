@@ -124,3 +124,35 @@ fn result_can_be_skipped() {
     assert_eq!(e.status, history::EventStatus::Success);
     assert!(e.result.is_none());
 }
+
+struct Request {
+    id: Option<String>,
+    region: Option<&'static str>,
+    zone: Option<&'static str>,
+}
+
+#[track_history(
+    event_type = "ids_from_options",
+    correlation_id = req.id,
+    labels(region = req.region, zone = req.zone, attempt = attempt),
+    skip(req)
+)]
+fn ids_from_options(req: &Request, attempt: u8) -> u8 {
+    attempt
+}
+
+#[test]
+fn optional_correlation_id_and_labels() {
+    let mem = Mem::new();
+    let req = Request {
+        id: Some("req-7".into()),
+        region: Some("eu"),
+        zone: None,
+    };
+    mem.with(|| ids_from_options(&req, 2));
+    let e = mem.only();
+    assert_eq!(e.correlation_id.as_deref(), Some("req-7"));
+    assert_eq!(e.labels.get("region").map(String::as_str), Some("eu"));
+    assert!(!e.labels.contains_key("zone"));
+    assert_eq!(e.labels["attempt"], "2");
+}

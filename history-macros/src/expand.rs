@@ -335,17 +335,19 @@ fn start_call(
     }
     if let Some(e) = &args.correlation_id {
         ids.push(quote_spanned! {e.span()=>
-            __history_event.correlation_id =
-                ::core::option::Option::Some((&&#p::Text(&(#e))).__history_text());
+            __history_event.correlation_id = (&&&#p::Text(&(#e))).__history_text();
         });
     }
     for l in &args.labels {
         let (key, value) = (&l.key, &l.value);
         ids.push(quote_spanned! {value.span()=>
-            __history_event.labels.insert(
-                ::std::string::String::from(#key),
-                (&&#p::Text(&(#value))).__history_text(),
-            );
+            if let ::core::option::Option::Some(__history_label) =
+                (&&&#p::Text(&(#value))).__history_text()
+            {
+                __history_event
+                    .labels
+                    .insert(::std::string::String::from(#key), __history_label);
+            }
         });
     }
 

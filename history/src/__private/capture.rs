@@ -270,29 +270,41 @@ impl<T: Display + ?Sized> SubjectViaDisplay for Subject<'_, T> {
     }
 }
 
-/// A label value or correlation id: `Display`, else `Debug`.
+/// A label value or correlation id: an `Option` of a `Display` value (`None`: not set),
+/// else `Display`, else `Debug`.
 #[derive(Debug)]
 pub struct Text<'a, T: ?Sized>(pub &'a T);
 
-/// Text through `Display` (first choice).
+/// Text through `Option<impl Display>` (first choice).
+pub trait TextViaOption {
+    /// The text, if any.
+    fn __history_text(&self) -> Option<String>;
+}
+impl<T: Display> TextViaOption for &&Text<'_, Option<T>> {
+    fn __history_text(&self) -> Option<String> {
+        self.0.as_ref().map(ToString::to_string)
+    }
+}
+
+/// Text through `Display`.
 pub trait TextViaDisplay {
     /// The text.
-    fn __history_text(&self) -> String;
+    fn __history_text(&self) -> Option<String>;
 }
 impl<T: Display + ?Sized> TextViaDisplay for &Text<'_, T> {
-    fn __history_text(&self) -> String {
-        self.0.to_string()
+    fn __history_text(&self) -> Option<String> {
+        Some(self.0.to_string())
     }
 }
 
 /// Text through `Debug`.
 pub trait TextViaDebug {
     /// The text.
-    fn __history_text(&self) -> String;
+    fn __history_text(&self) -> Option<String>;
 }
 impl<T: Debug + ?Sized> TextViaDebug for Text<'_, T> {
-    fn __history_text(&self) -> String {
-        format!("{:?}", self.0)
+    fn __history_text(&self) -> Option<String> {
+        Some(format!("{:?}", self.0))
     }
 }
 
@@ -352,9 +364,11 @@ mod tests {
             Some("x".into())
         );
         assert_eq!((&&Subject(&None::<u32>)).__history_subject(), None);
-        assert_eq!((&&Text(&3)).__history_text(), "3");
+        assert_eq!((&&&Text(&3)).__history_text().unwrap(), "3");
+        assert_eq!((&&&Text(&Some("c"))).__history_text().unwrap(), "c");
+        assert_eq!((&&&Text(&None::<u8>)).__history_text(), None);
         assert_eq!(
-            (&&Text(&OnlyDebug("d"))).__history_text(),
+            (&&&Text(&OnlyDebug("d"))).__history_text().unwrap(),
             "OnlyDebug(\"d\")"
         );
     }

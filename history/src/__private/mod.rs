@@ -23,7 +23,8 @@ pub use call::{
 };
 pub use capture::{
     json_of, write_str, Capture, Params, Subject, SubjectViaDisplay, SubjectViaKnown, Text,
-    TextViaDebug, TextViaDisplay, ToSubject, ViaDebug, ViaSerialize, ViaTypeName, REDACTED,
+    TextViaDebug, TextViaDisplay, TextViaOption, ToSubject, ViaDebug, ViaSerialize, ViaTypeName,
+    REDACTED,
 };
 pub use outcome::{
     panic_error, rejected_value, ErrorProbe, ErrorViaAsRef, ErrorViaAsRefSendSync, ErrorViaDebug,
@@ -36,7 +37,7 @@ pub use outcome::{
 pub mod prelude {
     pub use super::capture::{
         SubjectViaDisplay as _, SubjectViaKnown as _, TextViaDebug as _, TextViaDisplay as _,
-        ViaDebug as _, ViaSerialize as _, ViaTypeName as _,
+        TextViaOption as _, ViaDebug as _, ViaSerialize as _, ViaTypeName as _,
     };
     pub use super::outcome::{
         ErrorViaAsRef as _, ErrorViaAsRefSendSync as _, ErrorViaDebug as _, ErrorViaDisplay as _,
