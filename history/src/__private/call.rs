@@ -258,7 +258,10 @@ impl Call {
     /// Records failure with the captured error, and the value when the failure is a
     /// returned value that `ok_if` / `error_if` rejected.
     pub fn fail(&mut self, mut error: ErrorInfo, result: Option<Json>) {
-        if let Some(active) = self.active.take() {
+        if let Some(mut active) = self.active.take() {
+            // Stamp the end first: capturing and symbolising a backtrace can take far longer
+            // than the operation itself, and is not part of it.
+            active.event.finish(EventStatus::Failed);
             if error.backtrace.is_none() {
                 let bt = if active.options.backtrace {
                     std::backtrace::Backtrace::force_capture()
@@ -294,7 +297,10 @@ impl Active {
         result: Option<Json>,
         error: Option<ErrorInfo>,
     ) {
-        self.event.finish(status);
+        if self.event.finished_at.is_none() {
+            self.event.finish(status);
+        }
+        self.event.status = status;
         self.event.result = result;
         self.event.error = error;
         if self.options.terraform {
