@@ -11,9 +11,9 @@ use crate::rollup::Deltas;
 use crate::{SqliteError, SqliteStore};
 
 /// Events deleted per transaction.
-pub const PURGE_CHUNK: usize = 1_000;
+pub const PURGE_CHUNK: usize = 500;
 /// Pages freed per incremental-vacuum step.
-const VACUUM_STEP: u32 = 500;
+const VACUUM_STEP: u32 = 256;
 
 /// The rowids a policy selects, and the earliest and latest start among them (micros).
 struct Candidates {
