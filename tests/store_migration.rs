@@ -28,11 +28,20 @@ fn user_version(path: &Path) -> i64 {
         .unwrap()
 }
 
+/// The released schema versions with a fixture.
+const RELEASED: [u32; 2] = [1, 5];
+
 #[test]
-fn a_version_1_database_is_upgraded_in_place_keeping_every_event() {
+fn every_released_schema_opens_keeping_every_event() {
+    for v in RELEASED {
+        a_released_database_is_upgraded_in_place_keeping_every_event(v);
+    }
+}
+
+fn a_released_database_is_upgraded_in_place_keeping_every_event(version: u32) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v1.db");
-    let events = load_fixture(1, &path);
+    let path = dir.path().join("old.db");
+    let events = load_fixture(version, &path);
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(user_version(&path), history_sqlite::schema::SCHEMA_VERSION);
     assert_eq!(store.count(&Query::new()).unwrap(), events.len() as u64);
@@ -52,9 +61,15 @@ fn a_version_1_database_is_upgraded_in_place_keeping_every_event() {
 
 #[test]
 fn unfinished_events_from_before_the_upgrade_are_recoverable() {
+    for v in RELEASED {
+        unfinished_events_are_recoverable(v);
+    }
+}
+
+fn unfinished_events_are_recoverable(version: u32) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v1.db");
-    let events = load_fixture(1, &path);
+    let path = dir.path().join("old.db");
+    let events = load_fixture(version, &path);
     assert_eq!(events[0].status, EventStatus::InProgress);
     let store = SqliteStore::options()
         .recover_on_open(true)
@@ -67,10 +82,16 @@ fn unfinished_events_from_before_the_upgrade_are_recoverable() {
 }
 
 #[test]
-fn the_upgrade_fills_the_statistics_rollups_from_the_stored_events() {
+fn the_statistics_rollups_match_the_stored_events_after_opening() {
+    for v in RELEASED {
+        rollups_match(v);
+    }
+}
+
+fn rollups_match(version: u32) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v1.db");
-    let events = load_fixture(1, &path);
+    let path = dir.path().join("old.db");
+    let events = load_fixture(version, &path);
     // exact_stats_up_to(0): answer from the rollups the migration built.
     let store = SqliteStore::options()
         .exact_stats_up_to(0)
