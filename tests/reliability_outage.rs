@@ -9,8 +9,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use history::{Event, EventStatus, HistoryStore, MemoryStore, Recorder, RecorderBuilder};
-use write_support::{event, tracked, user_numbers, TestStore};
+use history::{
+    track_history, Event, EventStatus, EventType, HistoryStore, MemoryStore, Recorder,
+    RecorderBuilder,
+};
+use write_support::{event, user_numbers, TestStore};
+
+/// An annotated function: it must return its own value whatever the store does.
+#[track_history(event_type = EventType::VmStart, user_id = n, recorder = recorder, skip(recorder))]
+fn annotated(recorder: &Recorder, n: u64) -> u64 {
+    n * 3 + 1
+}
 
 fn quick_retries() -> RecorderBuilder {
     Recorder::builder()
@@ -53,7 +62,7 @@ fn an_outage_in_the_middle_of_100k_events_loses_nothing_and_duplicates_nothing()
                         store.failing.store(false, Ordering::SeqCst);
                     }
                     // Every call returns its own value while the store is down.
-                    let out = tracked(&recorder, n, || n * 3 + 1);
+                    let out = annotated(&recorder, n);
                     assert_eq!(out, n * 3 + 1);
                     if i % 5_000 == 0 {
                         std::thread::sleep(Duration::from_millis(2));
@@ -84,6 +93,11 @@ fn an_outage_in_the_middle_of_100k_events_loses_nothing_and_duplicates_nothing()
         .filter(|e| e.status != EventStatus::Success)
         .collect();
     assert!(unfinished.is_empty(), "{} not final", unfinished.len());
+    for e in &all {
+        let n = e.user_id.as_ref().and_then(|u| u.as_int()).unwrap() as u64;
+        let result = e.result.as_ref().map(|r| r.as_str().to_owned());
+        assert_eq!(result, Some((n * 3 + 1).to_string()), "call {n}");
+    }
     drop(recorder);
     assert!(
         spill_files(dir.path()).is_empty(),

@@ -129,22 +129,6 @@ impl HistoryStore for TestStore {
     }
 }
 
-/// What an annotated function does around its body, by hand: an in-progress record, the body,
-/// the final record (same id) with the result.
-pub fn tracked<T: serde::Serialize>(
-    recorder: &history::Recorder,
-    n: u64,
-    body: impl FnOnce() -> T,
-) -> T {
-    let mut e = event(n);
-    recorder.record_fitted(e.clone()).unwrap();
-    let out = body();
-    e.result = Some(history::Json::from_serialize(&out).unwrap());
-    e.finish(history::EventStatus::Success);
-    recorder.record_fitted(e).unwrap();
-    out
-}
-
 /// Every stored event's `user_id` number, sorted.
 pub fn user_numbers(events: &[Event]) -> Vec<u64> {
     let mut v: Vec<u64> = events
