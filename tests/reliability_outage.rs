@@ -250,3 +250,35 @@ fn two_live_recorders_never_share_a_spill_file() {
     drop(d);
     assert!(spill_files(dir.path()).is_empty());
 }
+
+/// A real SQLite outage: another connection holds the write lock past the store's busy
+/// timeout. The recorder spills beside the database by default and replays once the lock goes.
+#[test]
+fn a_locked_sqlite_database_spills_beside_it_and_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let store = history_sqlite::SqliteStore::options()
+        .busy_timeout(Duration::from_millis(10))
+        .open(&db)
+        .unwrap();
+    let recorder = quick_retries().build(store).unwrap();
+    let blocker = rusqlite::Connection::open(&db).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    for n in 0..500 {
+        recorder.record(event(n)).unwrap();
+    }
+    recorder.flush().unwrap();
+    assert_eq!(
+        recorder.stats().spill_pending,
+        500,
+        "{:?}",
+        recorder.stats()
+    );
+    assert_eq!(spill_files(dir.path()), vec!["history.db-spill"]);
+    blocker.execute_batch("COMMIT").unwrap();
+    recorder.flush().unwrap();
+    assert_eq!(recorder.store().count(&history::Query::new()).unwrap(), 500);
+    assert_eq!(recorder.stats().lost, 0);
+    drop(recorder);
+    assert!(spill_files(dir.path()).is_empty());
+}
