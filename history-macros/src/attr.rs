@@ -389,3 +389,49 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
     name.contains("credential")
         && !(name.ends_with("credential_id") || name.ends_with("credential_ids"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_secret_name;
+
+    /// The macro decides at compile time which arguments are redacted; the runtime decides for
+    /// Terraform variables and executor extra vars. The two lists cannot share code (this
+    /// crate cannot depend on `history`), so they must agree name for name.
+    #[test]
+    fn secret_names_agree_with_the_runtime() {
+        let names = [
+            "password",
+            "admin_password",
+            "db_passwd",
+            "client_secret",
+            "api_token",
+            "token",
+            "api_key",
+            "apikey",
+            "private_key",
+            "ssh_private_key",
+            "credential",
+            "aws_credentials",
+            "credential_id",
+            "credential_ids",
+            "user_credential_id",
+            "Password",
+            "API_KEY",
+            "name",
+            "user_id",
+            "spec",
+            "key",
+            "keys",
+            "monkey",
+            "region",
+        ];
+        for name in names {
+            assert_eq!(
+                is_secret_name(name),
+                history::__private::terraform::is_secret_name(name),
+                "the macro and the runtime disagree on {name:?}"
+            );
+        }
+        assert!(is_secret_name("admin_password") && !is_secret_name("credential_id"));
+    }
+}

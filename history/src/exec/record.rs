@@ -74,6 +74,33 @@ impl Subjects {
 }
 
 /// The builder methods that set an executor's [`Subjects`].
+/// The process settings both executors' builders share; `$tool` names the program in the docs.
+macro_rules! process_setters {
+    ($tool:literal) => {
+        /// Kills a run (its whole process group) that takes longer, and records it as cancelled
+        /// with a timeout error.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.timeout = Some(timeout);
+            self
+        }
+        /// Keeps the first `head` and last `tail` output lines in the event (default 500 + 500).
+        pub fn keep_lines(mut self, head: usize, tail: usize) -> Self {
+            self.keep = Some((head, tail));
+            self
+        }
+        /// Also writes every output line (secrets scrubbed) to this file.
+        pub fn tee(mut self, path: impl AsRef<std::path::Path>) -> Self {
+            self.tee = Some(path.as_ref().to_owned());
+            self
+        }
+        #[doc = concat!("How long ", $tool, " may take to stop after `SIGTERM` before `SIGKILL` (default 10 s).")]
+        pub fn kill_grace(mut self, grace: std::time::Duration) -> Self {
+            self.kill_grace = Some(grace);
+            self
+        }
+    };
+}
+
 macro_rules! subject_setters {
     () => {
         /// Records the run as done by this user.
@@ -119,7 +146,7 @@ macro_rules! subject_setters {
         }
     };
 }
-pub(crate) use subject_setters;
+pub(crate) use {process_setters, subject_setters};
 
 /// One run's event, recorded at each state it goes through (same id: stores keep the last).
 #[derive(Clone, Debug)]

@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 pub use parse::{HostStats, TaskResult, TaskStatus};
 pub use run::{AnsibleExecution, AnsibleRun, AnsibleTarget};
 
-use crate::exec::record::{subject_setters, RunRecord};
+use crate::exec::record::{process_setters, subject_setters, RunRecord};
 use crate::exec::redact::Secret;
 use crate::exec::{ExecError, ProcessCommand, Redactor, Subjects, REDACTED};
 use crate::{EventType, Recorder};
@@ -168,27 +168,7 @@ impl AnsibleExecutor {
         self.operation = Some(operation.into());
         self
     }
-    /// Kills a run (its whole process group) that takes longer, and records it as cancelled
-    /// with a timeout error.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-    /// Keeps the first `head` and last `tail` output lines in the event (default 500 + 500).
-    pub fn keep_lines(mut self, head: usize, tail: usize) -> Self {
-        self.keep = Some((head, tail));
-        self
-    }
-    /// Also writes every output line (secrets scrubbed) to this file.
-    pub fn tee(mut self, path: impl AsRef<Path>) -> Self {
-        self.tee = Some(path.as_ref().to_owned());
-        self
-    }
-    /// How long Ansible may take to stop after `SIGTERM` before `SIGKILL` (default 10 s).
-    pub fn kill_grace(mut self, grace: Duration) -> Self {
-        self.kill_grace = Some(grace);
-        self
-    }
+    process_setters!("Ansible");
 
     subject_setters!();
 
