@@ -74,28 +74,61 @@ impl Subjects {
 }
 
 /// The builder methods that set an executor's [`Subjects`].
-/// The process settings both executors' builders share; `$tool` names the program in the docs.
+/// The process settings both executors take (timeout, kept lines, tee, kill grace); unset ones
+/// keep the process core's defaults.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProcessSettings {
+    pub timeout: Option<std::time::Duration>,
+    pub keep: Option<(usize, usize)>,
+    pub tee: Option<std::path::PathBuf>,
+    pub kill_grace: Option<std::time::Duration>,
+}
+
+impl ProcessSettings {
+    /// Applies the settings that are set to `command`.
+    pub fn apply(
+        &self,
+        mut command: super::process::ProcessCommand,
+    ) -> super::process::ProcessCommand {
+        if let Some(t) = self.timeout {
+            command = command.timeout(t);
+        }
+        if let Some((head, tail)) = self.keep {
+            command = command.keep_lines(head, tail);
+        }
+        if let Some(tee) = &self.tee {
+            command = command.tee(tee);
+        }
+        if let Some(grace) = self.kill_grace {
+            command = command.kill_grace(grace);
+        }
+        command
+    }
+}
+
+/// The setters of [`ProcessSettings`] for an executor's builder (field `process`); `$tool` names
+/// the program in the docs.
 macro_rules! process_setters {
     ($tool:literal) => {
         /// Kills a run (its whole process group) that takes longer, and records it as cancelled
         /// with a timeout error.
         pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.timeout = Some(timeout);
+            self.process.timeout = Some(timeout);
             self
         }
         /// Keeps the first `head` and last `tail` output lines in the event (default 500 + 500).
         pub fn keep_lines(mut self, head: usize, tail: usize) -> Self {
-            self.keep = Some((head, tail));
+            self.process.keep = Some((head, tail));
             self
         }
         /// Also writes every output line (secrets scrubbed) to this file.
         pub fn tee(mut self, path: impl AsRef<std::path::Path>) -> Self {
-            self.tee = Some(path.as_ref().to_owned());
+            self.process.tee = Some(path.as_ref().to_owned());
             self
         }
         #[doc = concat!("How long ", $tool, " may take to stop after `SIGTERM` before `SIGKILL` (default 10 s).")]
         pub fn kill_grace(mut self, grace: std::time::Duration) -> Self {
-            self.kill_grace = Some(grace);
+            self.process.kill_grace = Some(grace);
             self
         }
     };

@@ -26,14 +26,13 @@ mod parse;
 mod run;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
 pub use parse::{HostStats, TaskResult, TaskStatus};
 pub use run::{AnsibleExecution, AnsibleRun, AnsibleTarget};
 
-use crate::exec::record::{process_setters, subject_setters, RunRecord};
+use crate::exec::record::{process_setters, subject_setters, ProcessSettings, RunRecord};
 use crate::exec::redact::Secret;
 use crate::exec::{ExecError, ProcessCommand, Redactor, Subjects, REDACTED};
 use crate::{EventType, Recorder};
@@ -60,10 +59,7 @@ pub struct AnsibleExecutor {
     args: Vec<String>,
     subjects: Subjects,
     operation: Option<String>,
-    timeout: Option<Duration>,
-    keep: Option<(usize, usize)>,
-    tee: Option<PathBuf>,
-    kill_grace: Option<Duration>,
+    process: ProcessSettings,
 }
 
 impl AnsibleExecutor {
@@ -85,10 +81,7 @@ impl AnsibleExecutor {
             args: Vec::new(),
             subjects: Subjects::default(),
             operation: None,
-            timeout: None,
-            keep: None,
-            tee: None,
-            kill_grace: None,
+            process: ProcessSettings::default(),
         }
     }
 
@@ -357,18 +350,7 @@ impl AnsibleExecutor {
         if let Some(dir) = &self.working_dir {
             p = p.working_dir(dir);
         }
-        if let Some(t) = self.timeout {
-            p = p.timeout(t);
-        }
-        if let Some((head, tail)) = self.keep {
-            p = p.keep_lines(head, tail);
-        }
-        if let Some(tee) = &self.tee {
-            p = p.tee(tee);
-        }
-        if let Some(grace) = self.kill_grace {
-            p = p.kill_grace(grace);
-        }
+        p = self.process.apply(p);
 
         let event_id = record.event.id;
         let not_started = record.clone();

@@ -33,7 +33,6 @@ mod ui;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -45,7 +44,7 @@ pub use run::{
 };
 pub use ui::SUPPORTED_UI_MAJOR;
 
-use crate::exec::record::{process_setters, subject_setters, RunRecord};
+use crate::exec::record::{process_setters, subject_setters, ProcessSettings, RunRecord};
 use crate::exec::redact::Secret;
 use crate::exec::{ExecError, ProcessCommand, Redactor, Subjects, REDACTED};
 use crate::{EventType, Recorder, TerraformStatus};
@@ -148,10 +147,7 @@ pub struct TerraformExecutor {
     subjects: Subjects,
     event_type: Option<EventType>,
     operation: Option<String>,
-    timeout: Option<Duration>,
-    keep: Option<(usize, usize)>,
-    tee: Option<PathBuf>,
-    kill_grace: Option<Duration>,
+    process: ProcessSettings,
 }
 
 impl TerraformExecutor {
@@ -169,10 +165,7 @@ impl TerraformExecutor {
             subjects: Subjects::default(),
             event_type: None,
             operation: None,
-            timeout: None,
-            keep: None,
-            tee: None,
-            kill_grace: None,
+            process: ProcessSettings::default(),
         }
     }
 
@@ -410,18 +403,7 @@ impl TerraformExecutor {
         if let Some(dir) = &self.working_dir {
             p = p.working_dir(dir);
         }
-        if let Some(t) = self.timeout {
-            p = p.timeout(t);
-        }
-        if let Some((head, tail)) = self.keep {
-            p = p.keep_lines(head, tail);
-        }
-        if let Some(tee) = &self.tee {
-            p = p.tee(tee);
-        }
-        if let Some(grace) = self.kill_grace {
-            p = p.kill_grace(grace);
-        }
+        p = self.process.apply(p);
         p
     }
 }
