@@ -42,6 +42,7 @@ impl Kind {
                 "error_if",
                 "recorder",
                 "backtrace",
+                "durability",
             ],
             Kind::Terraform => &[
                 "command",
@@ -64,6 +65,7 @@ impl Kind {
                 "error_if",
                 "recorder",
                 "backtrace",
+                "durability",
             ],
         }
     }
@@ -130,6 +132,22 @@ impl Command {
     }
 }
 
+/// `durability = sync | buffered`: how the call's final record is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DurabilityArg {
+    Buffered,
+    Sync,
+}
+
+impl DurabilityArg {
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            DurabilityArg::Buffered => "Buffered",
+            DurabilityArg::Sync => "Sync",
+        }
+    }
+}
+
 /// One `labels(key = expr)` entry.
 pub(crate) struct Label {
     pub key: LitStr,
@@ -156,6 +174,7 @@ pub(crate) struct Args {
     pub error_if: Option<Expr>,
     pub recorder: Option<Expr>,
     pub backtrace: bool,
+    pub durability: Option<DurabilityArg>,
     pub command: Option<(Command, Span)>,
     pub working_dir: Option<Expr>,
     pub variables: Option<Expr>,
@@ -292,6 +311,10 @@ impl Args {
                 }
                 self.skip_result = true;
             }
+            "durability" => {
+                input.parse::<Token![=]>()?;
+                self.durability = Some(durability_value(input)?);
+            }
             "command" => {
                 input.parse::<Token![=]>()?;
                 let lit: LitStr = input.parse()?;
@@ -322,6 +345,24 @@ impl Args {
 fn expr_value(input: ParseStream<'_>) -> Result<Expr> {
     input.parse::<Token![=]>()?;
     input.parse()
+}
+
+/// `sync` or `buffered`; anything else is an error on that token.
+fn durability_value(input: ParseStream<'_>) -> Result<DurabilityArg> {
+    const EXPECTED: &str = "`durability` accepts `sync` (the call returns once its final event \
+                            is committed) or `buffered` (the default)";
+    if input.is_empty() || input.peek(Token![,]) {
+        return Err(input.error(EXPECTED));
+    }
+    let value: proc_macro2::TokenTree = input.parse()?;
+    match &value {
+        proc_macro2::TokenTree::Ident(i) if i == "sync" => Ok(DurabilityArg::Sync),
+        proc_macro2::TokenTree::Ident(i) if i == "buffered" => Ok(DurabilityArg::Buffered),
+        other => Err(Error::new(
+            other.span(),
+            format!("{EXPECTED}, not `{other}`"),
+        )),
+    }
 }
 
 impl Parse for Label {

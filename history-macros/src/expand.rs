@@ -10,7 +10,7 @@ use syn::{
     Type,
 };
 
-use crate::attr::{is_secret_name, Args, Command, EventTypeArg, Kind};
+use crate::attr::{is_secret_name, Args, Command, DurabilityArg, EventTypeArg, Kind};
 
 /// An argument the function binds.
 struct Binding {
@@ -353,6 +353,10 @@ fn start_call(
 
     let terraform = command.is_some();
     let backtrace = args.backtrace;
+    let durability = Ident::new(
+        args.durability.unwrap_or(DurabilityArg::Buffered).variant(),
+        Span::call_site(),
+    );
     Ok(quote! {
         #[allow(unused_mut)]
         let mut __history_call = match #recorder {
@@ -367,7 +371,11 @@ fn start_call(
                 #p::Call::start(
                     __history_recorder,
                     __history_event,
-                    #p::Options { terraform: #terraform, backtrace: #backtrace },
+                    #p::Options {
+                        terraform: #terraform,
+                        backtrace: #backtrace,
+                        durability: ::history::Durability::#durability,
+                    },
                 )
             }
         };

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::context::{self, Span};
-use crate::{ErrorInfo, Event, EventStatus, EventType, Json, Recorder, TerraformStatus};
+use crate::{
+    Durability, ErrorInfo, Event, EventStatus, EventType, Json, Recorder, TerraformStatus,
+};
 
 use super::outcome::panic_error;
 
@@ -19,6 +21,9 @@ pub struct Options {
     pub terraform: bool,
     /// Capture a backtrace for every error, not only when `RUST_BACKTRACE` asks for one.
     pub backtrace: bool,
+    /// How the final record is written (`durability = sync`: the call returns only once it
+    /// is committed). The in-progress records are always buffered.
+    pub durability: Durability,
 }
 
 /// Types `recorder = <expr>` accepts: `Recorder`, `Option<Recorder>`, `Arc<Recorder>` and
@@ -202,7 +207,7 @@ impl Call {
         if options.terraform {
             event.terraform_status = Some(TerraformStatus::Initiated);
         }
-        submit(&recorder, event.clone());
+        submit(&recorder, event.clone(), Durability::Buffered);
         Call {
             active: Some(Box::new(Active {
                 recorder,
@@ -287,7 +292,7 @@ impl Active {
         self.started_body = true;
         if self.options.terraform {
             self.event.terraform_status = Some(TerraformStatus::Provisioning);
-            submit(&self.recorder, self.event.clone());
+            submit(&self.recorder, self.event.clone(), Durability::Buffered);
         }
     }
 
@@ -311,9 +316,12 @@ impl Active {
             });
         }
         let Active {
-            recorder, event, ..
+            recorder,
+            event,
+            options,
+            ..
         } = *self;
-        submit(&recorder, event);
+        submit(&recorder, event, options.durability);
     }
 }
 
@@ -335,10 +343,20 @@ impl Drop for Call {
 }
 
 /// Hands an event to the recorder. Never fails the call: a refused event (recorder shut
-/// down, queue full under drop-newest) is reported once.
+/// down, queue full under drop-newest) is reported once; a synchronous record that could not
+/// be committed (also counted in [`RecorderStats::lost`](crate::RecorderStats::lost)) is
+/// reported every time, naming the event.
 #[inline]
-fn submit(recorder: &Recorder, event: Event) {
-    if let Err(e) = recorder.record_fitted(event) {
+fn submit(recorder: &Recorder, event: Event, durability: Durability) {
+    if durability == Durability::Sync {
+        let (id, operation) = (event.id, event.operation.clone());
+        if let Err(e) = recorder.record_fitted_with(event, durability) {
+            tracing::warn!(
+                "history: the synchronous record of `{operation}` (event {id}) may not be \
+                 committed: {e}"
+            );
+        }
+    } else if let Err(e) = recorder.record_fitted(event) {
         static REPORTED: AtomicBool = AtomicBool::new(false);
         if !REPORTED.swap(true, Ordering::Relaxed) {
             tracing::warn!("history: a tracked call's event was not recorded: {e}");

@@ -10,7 +10,8 @@
 //! [`Call::fail`] records the final event under the same id. Dropping an unfinished [`Call`]
 //! records `cancelled`.
 //!
-//! Nothing here does I/O or takes a lock across I/O: recording only enqueues.
+//! Nothing here does I/O or takes a lock across I/O: recording only enqueues (with
+//! `durability = sync`, the final record then waits for the writer's commit).
 
 mod call;
 mod capture;
