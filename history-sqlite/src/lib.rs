@@ -24,4 +24,4 @@ mod store;
 
 pub use error::SqliteError;
 pub use retention::PURGE_CHUNK;
-pub use store::{SqliteOptions, SqliteStore};
+pub use store::{SqliteOptions, SqliteStore, DEFAULT_WRITE_CACHE};

@@ -67,11 +67,18 @@ pub(crate) fn filter(q: &Query) -> Filter {
             f.and(&format!("{column} = {p}"));
         }
     }
-    for (column, value) in [("parent_id", &q.parent_id), ("trace_id", &q.trace_id)] {
-        if let Some(id) = value {
-            let p = f.bind(Value::Blob(id.as_bytes().to_vec()));
-            f.and(&format!("{column} = {p}"));
-        }
+    if let Some(id) = &q.parent_id {
+        let p = f.bind(Value::Blob(id.as_bytes().to_vec()));
+        f.and(&format!("parent_id = {p}"));
+    }
+    if let Some(id) = &q.trace_id {
+        // The trace index holds the members below the root (schema 6); the root is found by
+        // its id. Each side repeats its partial index's condition so the planner can use it.
+        let p = f.bind(Value::Blob(id.as_bytes().to_vec()));
+        f.and(&format!(
+            "((trace_id = {p} AND trace_id IS NOT NULL AND trace_id <> id) \
+             OR (id = {p} AND trace_id = id))"
+        ));
     }
     if let Some(c) = &q.correlation_id {
         let p = f.bind(Value::Text(c.clone()));

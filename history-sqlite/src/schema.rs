@@ -105,6 +105,21 @@ const MIGRATIONS: &[Migration] = &[
     CREATE INDEX events_by_time ON events (started_at, id, status, event_type);
     "#,
     ),
+    // 6: leaner entries in the two indexes every tracked call fills (issue 6: ingest).
+    // - The user index is the one whose pages are random (one per distinct user per write
+    //   transaction): its entries drop the 16-byte id (the rowid already makes them unique);
+    //   equal timestamps of one user are put in id order by a sort of just those ties.
+    // - A root call is its own trace (`trace_id = id`): those rows are found by their primary
+    //   key, so the trace index keeps only the members of a trace below its root.
+    Migration::Sql(
+        r#"
+    DROP INDEX events_by_user;
+    CREATE INDEX events_by_user ON events (user_id, started_at) WHERE user_id IS NOT NULL;
+    DROP INDEX events_by_trace;
+    CREATE INDEX events_by_trace ON events (trace_id)
+        WHERE trace_id IS NOT NULL AND trace_id <> id;
+    "#,
+    ),
 ];
 
 /// Creates the file (mode 0600) when missing, checks what it holds without writing to it,
@@ -112,6 +127,7 @@ const MIGRATIONS: &[Migration] = &[
 pub(crate) fn open_write_connection(
     path: &Path,
     busy: Duration,
+    cache_kib: u32,
 ) -> Result<Connection, SqliteError> {
     if path.is_dir() {
         return Err(SqliteError::IsDirectory {
@@ -130,10 +146,10 @@ pub(crate) fn open_write_connection(
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // Checkpoints (copying the WAL back, with an fsync) would stall the writer's commit that
     // triggers them: a background thread checkpoints instead (see `recovery.rs`), and this
-    // automatic one (at about 400 MB of WAL) is only a backstop. Index pages stay in a larger
-    // cache.
+    // automatic one (at about 400 MB of WAL) is only a backstop.
     conn.pragma_update(None, "wal_autocheckpoint", 100_000)?;
-    conn.pragma_update(None, "cache_size", -64_000)?; // 64 MB
+    // Negative: KiB, not pages.
+    conn.pragma_update(None, "cache_size", -i64::from(cache_kib))?;
     migrate(&conn, path)?;
     Ok(conn)
 }

@@ -131,6 +131,9 @@ pub fn sample_events(n: usize, seed: u64) -> Vec<Event> {
             let parent = &out[rng.below(out.len() as u64) as usize];
             e.parent_id = Some(parent.id);
             e.trace_id = Some(parent.trace_id.unwrap_or(parent.id));
+        } else if rng.chance(50) {
+            // A root call is its own trace, as `#[track_history]` records it.
+            e.trace_id = Some(e.id);
         }
         if rng.chance(20) {
             e.correlation_id = Some(format!("req-{}", rng.below(4)));
