@@ -96,7 +96,7 @@ fn make_event(i: usize, rng: &mut Rng) -> Event {
     if e.status == EventStatus::Failed {
         let mut info = history::ErrorInfo::new("quota exceeded for instance type");
         info.sources = vec!["HTTP 429 from provider".into()];
-        e.error = Some(info);
+        e.error = Some(Box::new(info));
     }
     e
 }

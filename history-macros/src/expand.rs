@@ -242,8 +242,9 @@ fn start_call(
     };
 
     let static_op = quote!(::core::concat!(::core::module_path!(), "::", #fn_name));
+    // A constant name is passed as `&'static str`: the event borrows it, no copy per call.
     let operation = if let Some(op) = &args.operation {
-        quote!(::std::string::String::from(#op))
+        quote!(#op)
     } else if has_self || mentions_self(sig) {
         quote!(#p::operation(
             ::core::module_path!(),
@@ -251,7 +252,7 @@ fn start_call(
             #fn_name,
         ))
     } else {
-        quote!(::std::string::String::from(#static_op))
+        quote!(#static_op)
     };
 
     let recorder = match &args.recorder {
@@ -309,13 +310,13 @@ fn start_call(
         }
     }
     let params = if captures.is_empty() {
-        quote!()
+        quote!(#p::Params::none())
     } else {
-        quote! {
+        quote! {{
             let mut __history_params = #p::Params::new();
             #(#captures)*
-            __history_event.parameters = __history_params.finish();
-        }
+            __history_params.finish()
+        }}
     };
 
     // Ids and labels.
@@ -365,8 +366,7 @@ fn start_call(
                 #[allow(unused_imports)]
                 use #p::prelude::*;
                 #[allow(unused_mut)]
-                let mut __history_event = #p::new_event(#event_type, #operation);
-                #params
+                let mut __history_event = #p::new_event(#event_type, #operation, #params);
                 #(#ids)*
                 #p::Call::start(
                     __history_recorder,

@@ -180,7 +180,7 @@ pub(crate) fn read_event(row: &Row<'_>) -> Result<Event, SqliteError> {
         None => BTreeMap::new(),
         Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("labels", e))?,
     };
-    let error: Option<ErrorInfo> = match row.get::<_, Option<String>>(17)? {
+    let error: Option<Box<ErrorInfo>> = match row.get::<_, Option<String>>(17)? {
         None => None,
         Some(text) => Some(serde_json::from_str(&text).map_err(|e| corrupt("error", e))?),
     };

@@ -112,7 +112,7 @@ fn csv_record(e: &Event) -> Result<Vec<String>, Error> {
         opt(e.duration.map(|d| format!("{:.6}", d.as_secs_f64()))),
         e.event_type.to_string(),
         e.status.to_string(),
-        e.operation.clone(),
+        e.operation.to_string(),
         opt(e.user_id.as_ref().map(ToString::to_string)),
         opt(e.vm_id.as_ref().map(ToString::to_string)),
         opt(e.credential_id.as_ref().map(ToString::to_string)),

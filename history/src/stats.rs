@@ -119,7 +119,7 @@ impl GroupKey {
             GroupBy::EventType => GroupKey::EventType(event.event_type.clone()),
             GroupBy::User => GroupKey::User(event.user_id.clone()),
             GroupBy::Vm => GroupKey::Vm(event.vm_id.clone()),
-            GroupBy::Operation => GroupKey::Operation(event.operation.clone()),
+            GroupBy::Operation => GroupKey::Operation(event.operation.to_string()),
             GroupBy::Time(b) => GroupKey::Time(b.start_of(event.started_at)),
         }
     }

@@ -60,13 +60,13 @@ fn reads_the_seed_json_and_round_trips() {
     full.finished_at = Some(full.started_at + chrono::Duration::milliseconds(5_670));
     full.labels.insert("region".into(), "us-east-1".into());
     full.organization_id = Some(SubjectId::from("org-9"));
-    full.error = Some(ErrorInfo {
+    full.error = Some(Box::new(ErrorInfo {
         message: "quota exceeded".into(),
         kind: Some("QuotaError".into()),
         sources: vec!["limit 10 reached".into()],
         debug: Some("QuotaError { limit: 10 }".into()),
         backtrace: None,
-    });
+    }));
     full.parent_id = Some(EventId::new());
     full.trace_id = Some(EventId::new());
     full.correlation_id = Some("req-1".into());
@@ -134,7 +134,7 @@ fn invalid_hand_built_events_name_the_field_and_limit() {
 #[test]
 fn fitting_to_limits_keeps_the_event_instead_of_refusing_it() {
     let mut e = Event::new(EventType::VmStart, "x".repeat(500));
-    e.error = Some(ErrorInfo::new("y".repeat(50_000)));
+    e.error = Some(Box::new(ErrorInfo::new("y".repeat(50_000))));
     e.user_id = Some(SubjectId::from(""));
     assert!(e.validate().is_err());
     e.fit_to_limits();

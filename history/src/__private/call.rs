@@ -1,15 +1,20 @@
 //! [`Call`]: the guard one tracked call keeps from start to finish.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 
 use crate::context::{self, Span};
+use crate::recorder::{CallRecord as Record, Slot};
+use chrono::{DateTime, Utc};
+
 use crate::{
-    Durability, ErrorInfo, Event, EventStatus, EventType, Json, Recorder, TerraformStatus,
+    Durability, ErrorInfo, Event, EventId, EventStatus, EventType, Json, Recorder, TerraformStatus,
 };
 
 use super::outcome::panic_error;
@@ -124,11 +129,20 @@ pub fn check<R: ?Sized>(value: &R, condition: impl FnOnce(&R) -> bool) -> bool {
     condition(value)
 }
 
-/// A new in-progress event (ids, parameters and context are filled in by the expansion and
-/// [`Call::start`]).
+/// A new in-progress event that starts now, with the captured parameters (ids and context
+/// are filled in by the expansion and [`Call::start`]).
 #[inline]
-pub fn new_event(event_type: EventType, operation: String) -> Event {
-    Event::new(event_type, operation)
+pub fn new_event(
+    event_type: EventType,
+    operation: impl Into<Cow<'static, str>>,
+    parameters: Json,
+) -> Event {
+    Event::starting_at(
+        crate::event::now_micros(),
+        event_type,
+        operation.into(),
+        parameters,
+    )
 }
 
 /// The guard of one tracked call: records the in-progress event when created and the final
@@ -145,6 +159,8 @@ pub struct Call {
 struct Active {
     recorder: Recorder,
     event: Event,
+    /// Where the call's last record waits in the recorder's queue, if it still may.
+    slot: Option<Slot>,
     span: Span,
     options: Options,
     started_body: bool,
@@ -207,15 +223,22 @@ impl Call {
         if options.terraform {
             event.terraform_status = Some(TerraformStatus::Initiated);
         }
-        submit(&recorder, event.clone(), Durability::Buffered);
+        let mut active = Box::new(Active {
+            recorder,
+            event,
+            slot: None,
+            span,
+            options,
+            started_body: false,
+        });
+        // The queue gets a copy, made straight into its slot; the call keeps the original.
+        active.slot = submit(
+            &active.recorder,
+            Record::Copy(&mut active.event),
+            Durability::Buffered,
+        );
         Call {
-            active: Some(Box::new(Active {
-                recorder,
-                event,
-                span,
-                options,
-                started_body: false,
-            })),
+            active: Some(active),
         }
     }
 
@@ -292,7 +315,44 @@ impl Active {
         self.started_body = true;
         if self.options.terraform {
             self.event.terraform_status = Some(TerraformStatus::Provisioning);
-            submit(&self.recorder, self.event.clone(), Durability::Buffered);
+            let change = Change {
+                status: self.event.status,
+                finished_at: None,
+                duration: None,
+                result: None,
+                error: None,
+                terraform_status: self.event.terraform_status,
+            };
+            if let Some(change) = self.update(change, Durability::Buffered) {
+                // The writer has the in-progress record: this one goes on its own.
+                change.apply(&mut self.event);
+                self.slot = submit(
+                    &self.recorder,
+                    Record::Copy(&mut self.event),
+                    Durability::Buffered,
+                );
+            }
+        }
+    }
+
+    /// Applies `change` to the call's previous record while that is still queued; else
+    /// gives it back. Never fails the call (see [`submit`]).
+    #[inline]
+    fn update(&mut self, change: Change, durability: Durability) -> Option<Change> {
+        let Some(slot) = self.slot else {
+            return Some(change);
+        };
+        match self
+            .recorder
+            .update_call(slot, &self.event, durability, change, Change::apply)
+        {
+            Ok(given_back) => given_back.err(),
+            Err(e) => {
+                self.slot = None;
+                let sync = durability == Durability::Sync;
+                report(&e, sync.then_some((self.event.id, &*self.event.operation)));
+                None
+            }
         }
     }
 
@@ -305,23 +365,59 @@ impl Active {
         if self.event.finished_at.is_none() {
             self.event.finish(status);
         }
-        self.event.status = status;
-        self.event.result = result;
-        self.event.error = error;
-        if self.options.terraform {
-            self.event.terraform_status = Some(if status == EventStatus::Success {
-                TerraformStatus::Completed
+        let error = error.map(|mut error| {
+            error.fit_to_limits();
+            Box::new(error)
+        });
+        let change = Change {
+            status,
+            finished_at: self.event.finished_at,
+            duration: self.event.duration,
+            result,
+            error,
+            terraform_status: if self.options.terraform {
+                Some(if status == EventStatus::Success {
+                    TerraformStatus::Completed
+                } else {
+                    TerraformStatus::Failed
+                })
             } else {
-                TerraformStatus::Failed
-            });
+                self.event.terraform_status
+            },
+        };
+        let durability = self.options.durability;
+        if let Some(change) = self.update(change, durability) {
+            let Active {
+                recorder,
+                mut event,
+                ..
+            } = *self;
+            change.apply(&mut event);
+            submit(&recorder, Record::Last(event), durability);
         }
-        let Active {
-            recorder,
-            event,
-            options,
-            ..
-        } = *self;
-        submit(&recorder, event, options.durability);
+    }
+}
+
+/// What a later record of a call changes in its earlier one: applied to the queued record in
+/// place while the writer has not taken it, else to a copy recorded on its own.
+struct Change {
+    status: EventStatus,
+    finished_at: Option<DateTime<Utc>>,
+    duration: Option<Duration>,
+    result: Option<Json>,
+    error: Option<Box<ErrorInfo>>,
+    terraform_status: Option<TerraformStatus>,
+}
+
+impl Change {
+    #[inline]
+    fn apply(self, event: &mut Event) {
+        event.status = self.status;
+        event.finished_at = self.finished_at;
+        event.duration = self.duration;
+        event.result = self.result;
+        event.error = self.error;
+        event.terraform_status = self.terraform_status;
     }
 }
 
@@ -342,24 +438,39 @@ impl Drop for Call {
     }
 }
 
-/// Hands an event to the recorder. Never fails the call: a refused event (recorder shut
-/// down, queue full under drop-newest) is reported once; a synchronous record that could not
-/// be committed (also counted in [`RecorderStats::lost`](crate::RecorderStats::lost)) is
-/// reported every time, naming the event.
+/// Hands an event to the recorder; returns where it waits in the queue. Never fails the call:
+/// see [`report`].
 #[inline]
-fn submit(recorder: &Recorder, event: Event, durability: Durability) {
-    if durability == Durability::Sync {
-        let (id, operation) = (event.id, event.operation.clone());
-        if let Err(e) = recorder.record_fitted_with(event, durability) {
-            tracing::warn!(
-                "history: the synchronous record of `{operation}` (event {id}) may not be \
-                 committed: {e}"
-            );
+fn submit(recorder: &Recorder, record: Record<'_>, durability: Durability) -> Option<Slot> {
+    // Named in the warning when a synchronous record fails.
+    let named = (durability == Durability::Sync).then(|| {
+        let event = record.event();
+        (event.id, event.operation.clone())
+    });
+    match recorder.record_call(record, durability) {
+        Ok(slot) => Some(slot),
+        Err(e) => {
+            report(&e, named.as_ref().map(|(id, op)| (*id, &**op)));
+            None
         }
-    } else if let Err(e) = recorder.record_fitted(event) {
+    }
+}
+
+/// A refused record (recorder shut down, queue full under drop-newest) is reported once; a
+/// synchronous record that could not be committed (also counted in
+/// [`RecorderStats::lost`](crate::RecorderStats::lost)) is reported every time, naming the
+/// event.
+#[cold]
+fn report(error: &crate::Error, sync: Option<(EventId, &str)>) {
+    if let Some((id, operation)) = sync {
+        tracing::warn!(
+            "history: the synchronous record of `{operation}` (event {id}) may not be \
+             committed: {error}"
+        );
+    } else {
         static REPORTED: AtomicBool = AtomicBool::new(false);
         if !REPORTED.swap(true, Ordering::Relaxed) {
-            tracing::warn!("history: a tracked call's event was not recorded: {e}");
+            tracing::warn!("history: a tracked call's event was not recorded: {error}");
         }
     }
 }

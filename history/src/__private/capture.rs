@@ -71,6 +71,12 @@ impl Params {
         Params { buf, empty: true }
     }
 
+    /// The parameters of a call that captures none: `{}`.
+    #[inline]
+    pub fn none() -> Json {
+        Json::empty_object()
+    }
+
     /// Starts the field `key` (the expansion passes the quoted name and colon, `"name":`) and
     /// returns the buffer its value must be written to, as exactly one JSON value.
     #[inline]

@@ -125,7 +125,7 @@ pub fn sample_events(n: usize, seed: u64) -> Vec<Event> {
             if rng.chance(50) {
                 info.kind = Some("CloudError".into());
             }
-            e.error = Some(info);
+            e.error = Some(Box::new(info));
         }
         if i > 0 && rng.chance(25) {
             let parent = &out[rng.below(out.len() as u64) as usize];

@@ -63,6 +63,25 @@ impl ErrorInfo {
         }
     }
 
+    /// Cuts over-long texts to the limits, saying how much was cut; drops an empty kind.
+    pub(crate) fn fit_to_limits(&mut self) {
+        use super::limits::{truncate, MAX_MESSAGE_CHARS, MAX_NAME_CHARS};
+        truncate(&mut self.message, MAX_MESSAGE_CHARS);
+        for s in &mut self.sources {
+            truncate(s, MAX_MESSAGE_CHARS);
+        }
+        if let Some(d) = &mut self.debug {
+            truncate(d, MAX_MESSAGE_CHARS);
+        }
+        if let Some(kind) = &mut self.kind {
+            if kind.is_empty() {
+                self.kind = None;
+            } else {
+                truncate(kind, MAX_NAME_CHARS);
+            }
+        }
+    }
+
     /// The message followed by each source, joined by `": "`.
     pub fn chain(&self) -> String {
         let mut s = self.message.clone();

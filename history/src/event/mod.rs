@@ -1,16 +1,19 @@
 //! The data model: one [`Event`] per recorded operation.
 
+mod clock;
 mod error_info;
 mod ids;
 mod kind;
 pub mod limits;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use clock::now_micros;
 pub use error_info::ErrorInfo;
 pub use ids::{EventId, SubjectId};
 pub use kind::{EventStatus, EventType, TerraformStatus};
@@ -53,7 +56,8 @@ pub struct Event {
     )]
     pub duration: Option<Duration>,
     /// The operation, usually the fully qualified function name (`my_crate::VmService::create`).
-    pub operation: String,
+    /// Borrowed when it is a constant (the macros' names are), so recording one costs no copy.
+    pub operation: Cow<'static, str>,
     /// The user who ran it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<SubjectId>,
@@ -75,9 +79,10 @@ pub struct Event {
     /// What it returned, when it succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Json>,
-    /// What went wrong, when it failed.
+    /// What went wrong, when it failed. Boxed: most events have none, and every event is
+    /// moved through the recorder's queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorInfo>,
+    pub error: Option<Box<ErrorInfo>>,
     /// The event of the tracked call this one ran inside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<EventId>,
@@ -98,7 +103,7 @@ pub struct Event {
 
 /// The current time, to the microsecond (the precision events keep).
 pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    clock::datetime(clock::now_micros())
 }
 
 impl Event {
@@ -123,21 +128,39 @@ impl Event {
 
     /// A new in-progress event that starts now, with no ids, parameters or outcome.
     /// Not validated; see [`Event::validate`].
+    ///
+    /// The clock is read once: the id (a UUID v7, increasing on each thread) is made from
+    /// the same reading as [`Event::started_at`].
     pub fn new(event_type: EventType, operation: impl Into<String>) -> Event {
+        Event::starting_at(
+            clock::now_micros(),
+            event_type,
+            Cow::Owned(operation.into()),
+            Json::empty_object(),
+        )
+    }
+
+    /// A new in-progress event that started `micros` microseconds after the Unix epoch.
+    pub(crate) fn starting_at(
+        micros: i64,
+        event_type: EventType,
+        operation: Cow<'static, str>,
+        parameters: Json,
+    ) -> Event {
         Event {
-            id: EventId::new(),
+            id: EventId::from_uuid(clock::uuid_at(micros)),
             event_type,
             status: EventStatus::InProgress,
-            started_at: now(),
+            started_at: clock::datetime(micros),
             finished_at: None,
             duration: None,
-            operation: operation.into(),
+            operation,
             user_id: None,
             vm_id: None,
             credential_id: None,
             organization_id: None,
             labels: BTreeMap::new(),
-            parameters: Json::empty_object(),
+            parameters,
             result: None,
             error: None,
             parent_id: None,
@@ -150,10 +173,21 @@ impl Event {
 
     /// Marks the event finished now with `status`, setting `finished_at` and `duration`.
     pub fn finish(&mut self, status: EventStatus) {
-        let end = now();
+        self.finish_at(
+            status,
+            clock::now_micros(),
+            self.started_at.timestamp_micros(),
+        );
+    }
+
+    /// [`Event::finish`] at `end` (microseconds since the Unix epoch), for an event that
+    /// started at `start` (its `started_at`, already in microseconds). A clock that went back
+    /// gives a zero duration and `finished_at` = `started_at`, never one before it.
+    pub(crate) fn finish_at(&mut self, status: EventStatus, end: i64, start: i64) {
+        let elapsed = end.saturating_sub(start).max(0);
         self.status = status;
-        self.duration = Some((end - self.started_at).to_std().unwrap_or(Duration::ZERO));
-        self.finished_at = Some(end);
+        self.duration = Some(Duration::from_micros(elapsed as u64));
+        self.finished_at = Some(clock::datetime(start.saturating_add(elapsed)));
     }
 
     /// Checks every limit (see [`limits`]); the error names the field and the limit.
@@ -212,9 +246,11 @@ impl Event {
     /// record, because its error message was long.
     pub fn fit_to_limits(&mut self) {
         if self.operation.is_empty() {
-            self.operation.push_str("unknown");
+            self.operation = Cow::Borrowed("unknown");
         }
-        limits::truncate(&mut self.operation, limits::MAX_NAME_CHARS);
+        if self.operation.len() > limits::MAX_NAME_CHARS {
+            limits::truncate(self.operation.to_mut(), limits::MAX_NAME_CHARS);
+        }
         for id in [
             &mut self.user_id,
             &mut self.vm_id,
@@ -235,30 +271,24 @@ impl Event {
         while self.labels.len() > limits::MAX_LABELS {
             self.labels.pop_last();
         }
-        let labels = std::mem::take(&mut self.labels);
-        for (mut k, mut v) in labels {
-            if k.is_empty() {
-                continue;
+        let fits = |(k, v): (&String, &String)| {
+            !k.is_empty()
+                && k.len() <= limits::MAX_NAME_CHARS
+                && v.len() <= limits::MAX_MESSAGE_CHARS
+        };
+        if !self.labels.iter().all(fits) {
+            let labels = std::mem::take(&mut self.labels);
+            for (mut k, mut v) in labels {
+                if k.is_empty() {
+                    continue;
+                }
+                limits::truncate(&mut k, limits::MAX_NAME_CHARS);
+                limits::truncate(&mut v, limits::MAX_MESSAGE_CHARS);
+                self.labels.insert(k, v);
             }
-            limits::truncate(&mut k, limits::MAX_NAME_CHARS);
-            limits::truncate(&mut v, limits::MAX_MESSAGE_CHARS);
-            self.labels.insert(k, v);
         }
         if let Some(e) = &mut self.error {
-            limits::truncate(&mut e.message, limits::MAX_MESSAGE_CHARS);
-            for s in &mut e.sources {
-                limits::truncate(s, limits::MAX_MESSAGE_CHARS);
-            }
-            if let Some(d) = &mut e.debug {
-                limits::truncate(d, limits::MAX_MESSAGE_CHARS);
-            }
-            if let Some(kind) = &mut e.kind {
-                if kind.is_empty() {
-                    e.kind = None;
-                } else {
-                    limits::truncate(kind, limits::MAX_NAME_CHARS);
-                }
-            }
+            e.fit_to_limits();
         }
     }
 }
@@ -339,7 +369,7 @@ impl EventBuilder {
     }
     /// Sets the error.
     pub fn error(mut self, error: ErrorInfo) -> Self {
-        self.event.error = Some(error);
+        self.event.error = Some(Box::new(error));
         self
     }
     /// Sets the parent event.

@@ -221,7 +221,9 @@ impl RunRecord {
     /// Records the run as failed before it could start.
     pub(crate) fn record_not_started(mut self, error: &ExecError) {
         self.event.finish(EventStatus::Failed);
-        self.event.error = Some(ErrorInfo::from_error(error).with_kind(error.kind()));
+        self.event.error = Some(Box::new(
+            ErrorInfo::from_error(error).with_kind(error.kind()),
+        ));
         if self.event.terraform_status.is_some() {
             self.event.terraform_status = Some(crate::TerraformStatus::Failed);
         }
@@ -240,7 +242,7 @@ impl RunRecord {
         e.finish(status);
         e.result = Some(Json::from(result));
         e.execution = Some(Json::from(execution));
-        e.error = error;
+        e.error = error.map(Box::new);
         self.record();
     }
 }

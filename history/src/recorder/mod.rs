@@ -25,6 +25,7 @@ use crate::Error;
 
 pub use builder::{Durability, Overflow, RecorderBuilder};
 use queue::Shared;
+pub(crate) use queue::Slot;
 
 /// Records events into a store, off the caller's thread.
 ///
@@ -51,6 +52,27 @@ struct Inner {
     sync_types: Vec<EventType>,
     drop_timeout: Duration,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A record of a tracked call, for [`Recorder::record_call`].
+// Only ever passed down to the queue, never stored: boxing `Last` would cost an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum CallRecord<'a> {
+    /// A copy of the event the call keeps, made under the queue's lock straight into its
+    /// slot (the event is brought within the limits first).
+    Copy(&'a mut Event),
+    /// The call's last record, moved.
+    Last(Event),
+}
+
+impl CallRecord<'_> {
+    /// The event recorded.
+    pub(crate) fn event(&self) -> &Event {
+        match self {
+            CallRecord::Copy(event) => event,
+            CallRecord::Last(event) => event,
+        }
+    }
 }
 
 /// Counters of a [`Recorder`], since it started.
@@ -131,14 +153,65 @@ impl Recorder {
     }
 
     fn enqueue(&self, event: Event, durability: Durability) -> Result<(), Error> {
-        let sync = durability == Durability::Sync
-            || (!self.inner.sync_types.is_empty()
-                && self.inner.sync_types.contains(&event.event_type));
-        let seq = self.inner.shared.push(event)?;
+        self.enqueue_at(event, durability).map(|_| ())
+    }
+
+    /// [`Recorder::record_fitted_with`] for a record of a tracked call; returns where it
+    /// waits in the queue, for [`Recorder::update_call`].
+    pub(crate) fn record_call(
+        &self,
+        record: CallRecord<'_>,
+        durability: Durability,
+    ) -> Result<Slot, Error> {
+        match record {
+            CallRecord::Copy(event) => {
+                event.fit_to_limits();
+                let sync = self.is_sync(durability, &event.event_type);
+                let (seq, slot) = self.inner.shared.push_with(|| event.clone())?;
+                self.wait_if(sync, seq).map(|()| slot)
+            }
+            CallRecord::Last(mut event) => {
+                event.fit_to_limits();
+                self.enqueue_at(event, durability)
+            }
+        }
+    }
+
+    fn wait_if(&self, sync: bool, seq: u64) -> Result<(), Error> {
         if sync {
             self.inner.shared.wait_durable(Some(seq), false, None)?;
         }
         Ok(())
+    }
+
+    /// Applies `change` to the record of the call `event` is the latest record of, while that
+    /// record is still queued at `slot` (so the change costs no second record); else gives
+    /// `change` back (apply it to `event` and [`Recorder::record_call`] it).
+    pub(crate) fn update_call<C>(
+        &self,
+        slot: Slot,
+        event: &Event,
+        durability: Durability,
+        change: C,
+        apply: impl FnOnce(C, &mut Event),
+    ) -> Result<Result<(), C>, Error> {
+        let seq = match self.inner.shared.update(slot, event.id, change, apply)? {
+            Ok(seq) => seq,
+            Err(change) => return Ok(Err(change)),
+        };
+        self.wait_if(self.is_sync(durability, &event.event_type), seq)
+            .map(Ok)
+    }
+
+    fn is_sync(&self, durability: Durability, event_type: &EventType) -> bool {
+        durability == Durability::Sync
+            || (!self.inner.sync_types.is_empty() && self.inner.sync_types.contains(event_type))
+    }
+
+    fn enqueue_at(&self, event: Event, durability: Durability) -> Result<Slot, Error> {
+        let sync = self.is_sync(durability, &event.event_type);
+        let (seq, slot) = self.inner.shared.push_with(move || event)?;
+        self.wait_if(sync, seq).map(|()| slot)
     }
 
     /// Waits until every event recorded before this call is durable: in the store, or in the

@@ -7,6 +7,13 @@
 //!
 //! The hot path holds the lock only to push, and wakes the writer only when the queue becomes
 //! non-empty or reaches a batch: never once per event.
+//!
+//! A later record of one call (its final record after its in-progress one) is applied to the
+//! earlier one in place while that is still queued ([`Slot`], [`Shared::update`]): the writer
+//! would keep only the last record of an id in a batch anyway, and the earlier one has not
+//! been written, so nothing a store or a crash could see changes. Once the writer has taken
+//! the earlier record, the later one is queued as usual. The queue's generation counts the
+//! takes, so a slot of an earlier generation is never reused.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -14,7 +21,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::Overflow;
-use crate::event::Event;
+use crate::event::{Event, EventId};
 use crate::Error;
 
 /// Counters only the stats read; updated without the lock.
@@ -29,8 +36,17 @@ pub(super) struct Counters {
     pub replayed: AtomicU64,
 }
 
+/// Where a queued record waits: the queue's generation and the index in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    generation: u64,
+    index: usize,
+}
+
 pub(super) struct State {
     pub queue: Vec<Event>,
+    /// How many times the writer has taken the queue.
+    pub generation: u64,
     /// When the oldest queued event was queued.
     pub oldest_at: Option<Instant>,
     /// Sequence number of the last event accepted.
@@ -71,6 +87,7 @@ impl Shared {
         Shared {
             state: Mutex::new(State {
                 queue: Vec::with_capacity(batch_size),
+                generation: 0,
                 oldest_at: None,
                 enqueued: 0,
                 durable: 0,
@@ -98,8 +115,9 @@ impl Shared {
         self.state.lock()
     }
 
-    /// Accepts one event and returns its sequence number.
-    pub fn push(&self, event: Event) -> Result<u64, Error> {
+    /// Accepts the event `make` makes (under the lock, straight into the queue) and returns
+    /// its sequence number and where it waits.
+    pub fn push_with(&self, make: impl FnOnce() -> Event) -> Result<(u64, Slot), Error> {
         let mut st = self.state.lock();
         loop {
             if st.closed || st.writer_gone {
@@ -126,15 +144,45 @@ impl Shared {
         if st.queue.is_empty() {
             st.oldest_at = Some(Instant::now());
         }
-        st.queue.push(event);
+        st.queue.push(make());
         st.enqueued += 1;
         let seq = st.enqueued;
         let len = st.queue.len();
+        let slot = Slot {
+            generation: st.generation,
+            index: len - 1,
+        };
         drop(st);
         if len == 1 || len == self.batch_size {
             self.work.notify_one();
         }
-        Ok(seq)
+        Ok((seq, slot))
+    }
+
+    /// Applies `change` to the record of `id` queued at `slot`, if it is still queued there;
+    /// else gives `change` back. Counts as accepting a record: returns its sequence number.
+    pub fn update<C>(
+        &self,
+        slot: Slot,
+        id: EventId,
+        change: C,
+        apply: impl FnOnce(C, &mut Event),
+    ) -> Result<Result<u64, C>, Error> {
+        let mut st = self.state.lock();
+        if st.closed || st.writer_gone {
+            return Err(Error::Closed);
+        }
+        let generation = st.generation;
+        let queued = st
+            .queue
+            .get_mut(slot.index)
+            .filter(|e| slot.generation == generation && e.id == id);
+        let Some(queued) = queued else {
+            return Ok(Err(change));
+        };
+        apply(change, queued);
+        st.enqueued += 1;
+        Ok(Ok(st.enqueued))
     }
 
     /// Waits until every event up to `target` is durable (or `deadline` passes). With

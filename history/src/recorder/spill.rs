@@ -170,12 +170,14 @@ impl Spill {
                     for e in &mut events {
                         if unfinished.contains(&e.id) && !e.status.is_terminal() {
                             e.status = EventStatus::Interrupted;
-                            e.error.get_or_insert_with(|| ErrorInfo {
-                                message: "the process recording this event ended before the \
-                                          event finished"
-                                    .into(),
-                                kind: Some("interrupted".into()),
-                                ..ErrorInfo::default()
+                            e.error.get_or_insert_with(|| {
+                                Box::new(ErrorInfo {
+                                    message: "the process recording this event ended before \
+                                              the event finished"
+                                        .into(),
+                                    kind: Some("interrupted".into()),
+                                    ..ErrorInfo::default()
+                                })
                             });
                         }
                     }

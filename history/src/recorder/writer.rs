@@ -164,6 +164,8 @@ impl Writer {
             shared.work.wait_until(&mut st, until);
         }
         let batch = std::mem::replace(&mut st.queue, std::mem::take(spare));
+        // Slots handed out until now point into `batch`: none may be replaced any more.
+        st.generation += 1;
         st.oldest_at = None;
         let upto = st.enqueued;
         let urgent = st.flush_target >= upto || st.closed || st.replay_wanted > st.replay_done;
