@@ -14,6 +14,7 @@
 
 mod codec;
 mod error;
+mod group;
 mod query;
 mod recovery;
 mod retention;

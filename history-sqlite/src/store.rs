@@ -10,11 +10,11 @@ use history::retention::{PurgeReport, Retention};
 use history::stats::{Stats, StatsQuery};
 use history::{Cursor, Event, EventId, HistoryStore, Page, Query, StoreError};
 use parking_lot::Mutex;
-use rusqlite::{params_from_iter, Connection, TransactionBehavior};
+use rusqlite::{params_from_iter, Connection};
 
 use crate::codec::{self, COLUMNS};
+use crate::group::WriteConn;
 use crate::query::{add_cursor, filter, order_by};
-use crate::rollup::Deltas;
 use crate::{recovery, schema, SqliteError};
 
 /// How many idle read connections are kept for reuse.
@@ -96,7 +96,7 @@ impl SqliteOptions {
 
 pub(crate) struct Inner {
     pub path: PathBuf,
-    pub writer: Mutex<Connection>,
+    pub writer: Mutex<WriteConn>,
     readers: Mutex<Vec<Connection>>,
     pub owner: [u8; 16],
     pub options: SqliteOptions,
@@ -160,7 +160,7 @@ impl SqliteStore {
         let owner = *EventId::new().as_bytes();
         let inner = Arc::new(Inner {
             path: path.to_owned(),
-            writer: Mutex::new(writer),
+            writer: Mutex::new(WriteConn::new(writer)),
             readers: Mutex::new(Vec::new()),
             owner,
             options,
@@ -244,12 +244,18 @@ impl Inner {
         out
     }
 
-    /// Runs `f` on the write connection.
+    /// Tells the checkpointer a write transaction committed.
+    pub(crate) fn wrote(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs `f` on the write connection (staged batches are committed first).
     pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
     ) -> Result<T, SqliteError> {
-        let out = f(&mut self.writer.lock());
+        let out = f(self.writer.lock().connection());
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         out
@@ -263,7 +269,7 @@ impl Inner {
         f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
     ) -> Result<T, SqliteError> {
         let mut guard = self.writer.lock();
-        let out = f(&mut guard);
+        let out = f(guard.connection());
         parking_lot::MutexGuard::unlock_fair(guard);
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -291,43 +297,37 @@ impl HistoryStore for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let owner = &self.inner.owner;
-        self.inner
-            .write(|conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut deltas = Deltas::default();
-                {
-                    let mut insert = tx.prepare_cached(codec::INSERT_NEW)?;
-                    let mut upsert = tx.prepare_cached(codec::UPSERT)?;
-                    let mut old = tx.prepare_cached(
-                        "SELECT started_at, event_type, status, duration_us FROM events \
-                         WHERE id = ?1",
-                    )?;
-                    for e in batch {
-                        if codec::write(&mut insert, e, owner)? == 0 {
-                            // A rewrite (usually the final record of an in-progress event):
-                            // take the old record out of the rollups.
-                            old.query_row([&e.id.as_bytes()[..]], |r| {
-                                let ty: String = r.get(1)?;
-                                let st: String = r.get(2)?;
-                                deltas.remove(r.get(0)?, &ty, &st, r.get(3)?);
-                                Ok(())
-                            })?;
-                            codec::write(&mut upsert, e, owner)?;
-                        }
-                        deltas.add(
-                            codec::micros(e.started_at),
-                            e.event_type.as_str(),
-                            e.status.as_str(),
-                            e.duration.map(codec::duration_micros),
-                        );
-                    }
-                }
-                deltas.apply(&tx)?;
-                tx.commit()?;
-                Ok(())
-            })
-            .map_err(StoreError::from)
+        let mut writer = self.inner.writer.lock();
+        if let Err(e) = writer.stage(batch, &self.inner.owner) {
+            // Atomic: none of this batch stays. (What the recorder staged before, if anything,
+            // stays staged for its next commit.)
+            writer.roll_back_unstaged();
+            return Err(e.into());
+        }
+        let committed = writer.commit();
+        drop(writer);
+        self.inner.wrote();
+        committed
+    }
+
+    /// Stages `batch` in the write transaction the store keeps open until
+    /// [`commit_staged`](HistoryStore::commit_staged) (group commit; see the recorder).
+    fn stage_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        Ok(self.inner.writer.lock().stage(batch, &self.inner.owner)?)
+    }
+
+    fn commit_staged(&self) -> Result<(), StoreError> {
+        let mut writer = self.inner.writer.lock();
+        let open = writer.is_open();
+        let committed = writer.commit();
+        drop(writer);
+        if open {
+            self.inner.wrote();
+        }
+        committed
     }
 
     fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {

@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 
 use super::queue::Shared;
 use super::spill::Spill;
-use super::writer::{Retry, Writer};
+use super::writer::{GroupCommit, Retry, Writer};
 use super::{Inner, Recorder};
 use crate::event::EventType;
 use crate::store::HistoryStore;
@@ -46,6 +46,7 @@ pub struct RecorderBuilder {
     capacity: usize,
     batch_size: usize,
     flush_interval: Duration,
+    group: GroupCommit,
     overflow: Overflow,
     retry: Retry,
     spill: SpillSetting,
@@ -68,6 +69,10 @@ impl Default for RecorderBuilder {
             capacity: 16_384,
             batch_size: 1_024,
             flush_interval: Duration::from_millis(50),
+            group: GroupCommit {
+                max_events: 65_536,
+                max_age: Duration::from_millis(250),
+            },
             overflow: Overflow::Block,
             retry: Retry {
                 max_retries: 8,
@@ -97,6 +102,20 @@ impl RecorderBuilder {
     /// an event is durable within about 100 ms).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
+        self
+    }
+    /// Group commit under sustained load: while a full batch is already waiting behind the
+    /// one just written, the writer leaves the store's transaction open (stores that support
+    /// it: [`HistoryStore::stage_batch`]) and commits up to `max_events` events (default
+    /// 65,536) at once, or what it has after `max_age` (default 250 ms). A flush, a
+    /// synchronous record, or an idle queue commits at once, so under light load every batch
+    /// is its own transaction. Fewer, larger transactions write each index page once per
+    /// commit instead of once per batch. `max_events` 0 turns it off.
+    pub fn group_commit(mut self, max_events: usize, max_age: Duration) -> Self {
+        self.group = GroupCommit {
+            max_events,
+            max_age,
+        };
         self
     }
     /// What to do when the queue is full (default: block).
@@ -181,6 +200,7 @@ impl RecorderBuilder {
             shared.clone(),
             store.clone(),
             self.flush_interval,
+            self.group,
             self.retry,
             spill,
         );

@@ -33,10 +33,28 @@ impl Retry {
     }
 }
 
+/// How many events, for how long, the writer may stage before it commits.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GroupCommit {
+    pub max_events: usize,
+    pub max_age: Duration,
+}
+
+/// Batches staged in the store's open transaction, not yet committed.
+struct Group {
+    events: u64,
+    batches: u64,
+    /// The sequence number of the last event staged.
+    upto: u64,
+    since: Instant,
+}
+
 pub(super) struct Writer {
     shared: Arc<Shared>,
     store: Arc<dyn HistoryStore>,
     flush_interval: Duration,
+    group_commit: GroupCommit,
+    group: Option<Group>,
     retry: Retry,
     spill: Option<Spill>,
     /// Whether spill files hold events not yet in the store.
@@ -72,6 +90,7 @@ impl Writer {
         shared: Arc<Shared>,
         store: Arc<dyn HistoryStore>,
         flush_interval: Duration,
+        group_commit: GroupCommit,
         retry: Retry,
         spill: Option<Spill>,
     ) -> Writer {
@@ -80,6 +99,8 @@ impl Writer {
             shared,
             store,
             flush_interval,
+            group_commit,
+            group: None,
             retry,
             spill,
             spill_pending,
@@ -95,19 +116,22 @@ impl Writer {
         let mut spare: Vec<Event> = Vec::with_capacity(self.shared.batch_size);
         while let Some(work) = self.next_work(&mut spare) {
             match work {
-                Work::Replay => self.replay(),
+                Work::Replay => {
+                    self.commit_group();
+                    self.replay();
+                }
                 Work::Batch(mut batch, upto, urgent) => {
                     self.merge_same_ids(&mut batch);
-                    self.deliver(&batch, urgent);
+                    let staged = self.deliver(&batch, upto, urgent);
                     batch.clear();
                     spare = batch;
-                    let mut st = self.shared.lock();
-                    st.durable = upto;
-                    drop(st);
-                    self.shared.progress.notify_all();
+                    if !staged {
+                        self.mark_durable(upto);
+                    }
                 }
             }
         }
+        self.commit_group();
         // Closing: one last chance for spilled events; what stays is replayed on next open.
         if self.spill_pending {
             self.replay();
@@ -174,8 +198,98 @@ impl Writer {
         Some(Work::Batch(batch, upto, urgent))
     }
 
+    /// Everything up to sequence number `upto` is durable (or counted as lost): wakes the
+    /// flushes waiting for it.
+    fn mark_durable(&self, upto: u64) {
+        let mut st = self.shared.lock();
+        st.durable = upto;
+        drop(st);
+        self.shared.progress.notify_all();
+    }
+
     /// Gets `batch` into the store, or the spill file, or counts what could not be kept.
-    fn deliver(&mut self, batch: &[Event], urgent: bool) {
+    /// `true`: the batch is staged in an open group, which marks it durable when it commits.
+    fn deliver(&mut self, batch: &[Event], upto: u64, urgent: bool) -> bool {
+        if !self.spill_pending {
+            match self.store.stage_batch(batch) {
+                Ok(()) => {
+                    let group = self.group.get_or_insert_with(|| Group {
+                        events: 0,
+                        batches: 0,
+                        upto,
+                        since: Instant::now(),
+                    });
+                    group.events += batch.len() as u64;
+                    group.batches += 1;
+                    group.upto = upto;
+                    if urgent || !self.keep_group_open() {
+                        self.commit_group();
+                    }
+                    return true;
+                }
+                Err(e) => {
+                    // What was staged before is committed (or lost) first, so the events
+                    // keep their order; this batch takes the path with retries.
+                    self.shared
+                        .counters
+                        .write_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.commit_group();
+                    self.deliver_unstaged(batch, urgent, Some(e));
+                    return false;
+                }
+            }
+        }
+        self.commit_group();
+        self.deliver_unstaged(batch, urgent, None);
+        false
+    }
+
+    /// Whether to stage the next batch into the open group rather than commit it now: only
+    /// while a full batch already waits, nobody waits for durability, and the group is
+    /// neither large nor old.
+    fn keep_group_open(&self) -> bool {
+        let Some(group) = &self.group else {
+            return false;
+        };
+        if group.events >= self.group_commit.max_events as u64
+            || group.since.elapsed() >= self.group_commit.max_age
+        {
+            return false;
+        }
+        let st = self.shared.lock();
+        st.queue.len() >= self.shared.batch_size
+            && !st.closed
+            && st.flush_target <= st.durable
+            && st.replay_wanted <= st.replay_done
+    }
+
+    /// Commits the open group, if any, and marks its events durable (or lost).
+    fn commit_group(&mut self) {
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        let counters = &self.shared.counters;
+        match self.store.commit_staged() {
+            Ok(()) => {
+                counters.written.fetch_add(group.events, Ordering::Relaxed);
+                counters.batches.fetch_add(group.batches, Ordering::Relaxed);
+            }
+            Err(e) => {
+                counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    events = group.events,
+                    "history: committing a group of batches failed: {e}"
+                );
+                self.lose(group.events, e.to_string());
+            }
+        }
+        self.mark_durable(group.upto);
+    }
+
+    /// [`Writer::deliver`] without staging: retries, bisection, the spill file. `first`: the
+    /// error of an attempt already made.
+    fn deliver_unstaged(&mut self, batch: &[Event], urgent: bool, first: Option<StoreError>) {
         if self.spill_pending {
             // Newer records must not overtake spilled ones: replay first, or spill behind them.
             if urgent || self.next_probe.is_none_or(|p| p <= Instant::now()) {
@@ -186,7 +300,7 @@ impl Writer {
                 return;
             }
         }
-        if let Err((unwritten, e)) = self.write(batch, true) {
+        if let Err((unwritten, e)) = self.write(batch, true, first) {
             let rest = &batch[unwritten..];
             if self.spill.is_some() {
                 tracing::warn!(
@@ -207,21 +321,32 @@ impl Writer {
     /// Writes `batch`, retrying transient errors (when `retry`) and splitting it to isolate
     /// records refused with a permanent error (those are lost). On a transient error that
     /// outlasts the retries: the index of the first record not written, and the error.
-    fn write(&self, batch: &[Event], retry: bool) -> Result<(), (usize, StoreError)> {
+    fn write(
+        &self,
+        batch: &[Event],
+        retry: bool,
+        mut first: Option<StoreError>,
+    ) -> Result<(), (usize, StoreError)> {
         let counters = &self.shared.counters;
         let mut attempt = 0u32;
         loop {
-            let e = match self.store.write_batch(batch) {
-                Ok(()) => {
-                    counters
-                        .written
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    counters.batches.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
-                Err(e) => e,
+            let e = match first.take() {
+                // Counted where it happened.
+                Some(e) => e,
+                None => match self.store.write_batch(batch) {
+                    Ok(()) => {
+                        counters
+                            .written
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        counters.batches.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                        e
+                    }
+                },
             };
-            counters.write_errors.fetch_add(1, Ordering::Relaxed);
             if e.is_transient() {
                 if !retry || attempt >= self.retry.max_retries {
                     self.shared.lock().last_error = Some(e.to_string());
@@ -238,9 +363,9 @@ impl Writer {
                 return Ok(());
             }
             let mid = batch.len() / 2;
-            self.write(&batch[..mid], retry)?;
+            self.write(&batch[..mid], retry, None)?;
             return self
-                .write(&batch[mid..], retry)
+                .write(&batch[mid..], retry, None)
                 .map_err(|(i, e)| (mid + i, e));
         }
     }
@@ -279,7 +404,7 @@ impl Writer {
         };
         let mut done = Replayed::default();
         let result = spill.replay(
-            &mut |events| self.write(events, false).map_err(|(_, e)| e),
+            &mut |events| self.write(events, false, None).map_err(|(_, e)| e),
             &mut done,
         );
         self.spill = Some(spill);

@@ -27,6 +27,26 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// appears more than once in a batch, the last one wins.
     fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError>;
 
+    /// Group commit: writes `batch` into a transaction the store keeps open, to be made
+    /// durable (and visible) together with the batches staged after it by
+    /// [`commit_staged`](HistoryStore::commit_staged). The recorder stages while a full batch
+    /// is already waiting behind this one, and commits as soon as nothing is, or a flush
+    /// waits, or the group is large or old; so under light load every batch commits at once.
+    ///
+    /// On error, nothing of `batch` is written and what was staged before stays staged (or,
+    /// if the store lost it, the next `commit_staged` says so). The default writes `batch`
+    /// durably at once ([`write_batch`](HistoryStore::write_batch)): stores without such
+    /// transactions need nothing more.
+    fn stage_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+        self.write_batch(batch)
+    }
+
+    /// Makes every staged batch durable. On error, all batches staged since the last commit
+    /// are lost (rolled back). The default has nothing to do.
+    fn commit_staged(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The event with this id, if stored.
     fn get(&self, id: EventId) -> Result<Option<Event>, StoreError>;
 
@@ -93,6 +113,12 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Arc<S> {
     fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
         (**self).write_batch(batch)
     }
+    fn stage_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+        (**self).stage_batch(batch)
+    }
+    fn commit_staged(&self) -> Result<(), StoreError> {
+        (**self).commit_staged()
+    }
     fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
         (**self).get(id)
     }
@@ -116,6 +142,12 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Arc<S> {
 impl<S: HistoryStore + ?Sized> HistoryStore for Box<S> {
     fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
         (**self).write_batch(batch)
+    }
+    fn stage_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+        (**self).stage_batch(batch)
+    }
+    fn commit_staged(&self) -> Result<(), StoreError> {
+        (**self).commit_staged()
     }
     fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
         (**self).get(id)
