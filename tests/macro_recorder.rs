@@ -106,4 +106,35 @@ fn recorder_choice() {
     // uninstalled again: runs, records nothing
     assert_eq!(uses_default(7), Ok(14));
     assert_eq!(global.events().len(), 2);
+
+    // 5. a thread that keeps running sees each change of the default on its next call
+    // (each thread keeps its own handle to the default: it must not go stale)
+    let (calls, called) = (
+        std::sync::mpsc::channel::<u32>(),
+        std::sync::mpsc::channel(),
+    );
+    let (call, next_call) = calls;
+    let (done, wait_done) = called;
+    let worker = std::thread::spawn(move || {
+        for n in next_call {
+            done.send(uses_default(n).unwrap()).unwrap();
+        }
+    });
+    let mut run = |n: u32| {
+        call.send(n).unwrap();
+        wait_done.recv().unwrap()
+    };
+    let first = Mem::new();
+    let guard = history::init(first.recorder.clone()).unwrap();
+    run(10);
+    drop(guard);
+    run(11);
+    let second = Mem::new();
+    let guard = history::init(second.recorder.clone()).unwrap();
+    run(12);
+    assert_eq!(first.only().parameters.to_string(), r#"{"n":10}"#);
+    assert_eq!(second.only().parameters.to_string(), r#"{"n":12}"#);
+    drop(guard);
+    drop(call);
+    worker.join().unwrap();
 }

@@ -4,10 +4,12 @@
 //! `serde_json::Value` tree costs several allocations per field; serializing straight to text is
 //! far cheaper, and text is what every store writes anyway. `Json` holds that text (always a
 //! valid JSON document, by construction) behind an `Arc`, so the in-progress and the final event
-//! of one call share it without copying.
+//! of one call share it without copying. A short document (a number, a boolean, a short
+//! string: what most calls return) is kept inline instead, with no allocation at all.
 
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -23,20 +25,65 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert_eq!(j.as_str(), r#"{"name":"my-vm"}"#);
 /// assert_eq!(j.to_value()["name"], "my-vm");
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Json(Arc<str>);
+#[derive(Clone)]
+pub struct Json(Text);
+
+/// Documents up to this many bytes are kept inline (`Json` stays 24 bytes either way).
+const INLINE: usize = 22;
+
+#[derive(Clone)]
+enum Text {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Arc<str>),
+}
+
+impl Text {
+    #[inline]
+    fn new(text: &str) -> Text {
+        if text.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            Text::Inline {
+                len: text.len() as u8,
+                bytes,
+            }
+        } else {
+            Text::Shared(text.into())
+        }
+    }
+
+    #[inline]
+    fn from_string(text: String) -> Text {
+        if text.len() <= INLINE {
+            Text::new(&text)
+        } else {
+            Text::Shared(text.into())
+        }
+    }
+
+    #[inline]
+    fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied whole from a `str`: always valid.
+            Text::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or("null")
+            }
+            Text::Shared(text) => text,
+        }
+    }
+}
 
 impl Json {
     /// Serializes `value` to JSON text.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Json, serde_json::Error> {
-        serde_json::to_string(value).map(|s| Json(s.into()))
+        serde_json::to_string(value).map(|s| Json(Text::from_string(s)))
     }
 
     /// Parses `text`, keeping it as given when it is a valid JSON document.
     pub fn parse(text: impl Into<String>) -> Result<Json, serde_json::Error> {
         let text = text.into();
         serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
-        Ok(Json(text.into()))
+        Ok(Json(Text::from_string(text)))
     }
 
     /// Wraps text the caller guarantees is one valid JSON document (the capture runtime writes
@@ -46,20 +93,17 @@ impl Json {
             serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
             "{text}"
         );
-        Json(text.into())
+        Json(Text::new(text))
     }
 
     /// `{}`: the parameters of a call that has none.
     pub fn empty_object() -> Json {
-        // Shared: every event starts with it, and an allocation per event is not free.
-        static EMPTY: LazyLock<Json> = LazyLock::new(|| Json(Arc::from("{}")));
-        EMPTY.clone()
+        Json(Text::new("{}"))
     }
 
     /// `null`.
     pub fn null() -> Json {
-        static NULL: LazyLock<Json> = LazyLock::new(|| Json(Arc::from("null")));
-        NULL.clone()
+        Json(Text::new("null"))
     }
 
     /// A JSON string holding `text`.
@@ -70,28 +114,42 @@ impl Json {
 
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// Parses the text into a [`serde_json::Value`] tree.
     pub fn to_value(&self) -> serde_json::Value {
         // The invariant makes this infallible; fall back to Null rather than panic.
-        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+        serde_json::from_str(self.as_str()).unwrap_or(serde_json::Value::Null)
     }
 
     /// Deserializes the text into `T`.
     pub fn deserialize<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(&self.0)
+        serde_json::from_str(self.as_str())
     }
 
     /// Length of the text in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_str().len()
     }
 
     /// Whether the text is empty (never, for a valid document; provided for symmetry).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_str().is_empty()
+    }
+}
+
+impl PartialEq for Json {
+    fn eq(&self, other: &Json) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Json {}
+
+impl Hash for Json {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
@@ -103,7 +161,7 @@ impl Default for Json {
 
 impl From<serde_json::Value> for Json {
     fn from(value: serde_json::Value) -> Self {
-        Json(value.to_string().into())
+        Json(Text::from_string(value.to_string()))
     }
 }
 
@@ -121,13 +179,13 @@ impl PartialEq<serde_json::Value> for Json {
 
 impl fmt::Debug for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Display for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -135,7 +193,7 @@ impl Serialize for Json {
     /// Emits the document itself (not a string holding it), for any serde format: the text is
     /// streamed through `serde_transcode`, so no tree is built.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut de = serde_json::Deserializer::from_str(&self.0);
+        let mut de = serde_json::Deserializer::from_str(self.as_str());
         serde_transcode::transcode(&mut de, serializer)
     }
 }
@@ -167,6 +225,24 @@ mod tests {
         assert!(Json::parse("{\"a\":").is_err());
         assert!(Json::parse("1 2").is_err());
         assert_eq!(Json::parse(" [1] ").unwrap().to_value(), json!([1]));
+    }
+
+    #[test]
+    fn short_and_long_documents_compare_by_text() {
+        let short = Json::parse("[1,2]").unwrap();
+        let long_text = format!("[{}]", vec!["1"; 40].join(","));
+        let long = Json::parse(long_text.clone()).unwrap();
+        assert_eq!(short.as_str(), "[1,2]");
+        assert_eq!(long.as_str(), long_text);
+        assert_eq!(std::mem::size_of::<Json>(), 24);
+        // 22 bytes inline, 23 shared: the same text either way.
+        let edge = "\"".to_owned() + &"é".repeat(10) + "\"";
+        assert_eq!(edge.len(), 22);
+        assert_eq!(Json::parse(edge.clone()).unwrap().as_str(), edge);
+        let over = "\"".to_owned() + &"a".repeat(21) + "\"";
+        assert_eq!(Json::parse(over.clone()).unwrap().as_str(), over);
+        assert_eq!(Json::from_trusted_str("{}"), Json::empty_object());
+        assert_ne!(short, long);
     }
 
     #[test]

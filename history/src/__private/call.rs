@@ -66,10 +66,11 @@ pub fn explicit_recorder<T: AsRecorder + ?Sized>(recorder: &T) -> Option<Recorde
 
 static WARNED: AtomicBool = AtomicBool::new(false);
 
-/// The default recorder ([`crate::current`]); with none, warns once per process.
+/// The default recorder ([`crate::current`]), as this thread's handle; with none, warns once
+/// per process.
 #[inline]
-pub fn default_recorder(operation: &'static str) -> Option<Recorder> {
-    let recorder = crate::current();
+pub fn default_recorder(operation: &'static str) -> Option<Arc<Recorder>> {
+    let recorder = crate::global::current_handle();
     if recorder.is_none() {
         warn_once(|| {
             format!(
@@ -155,9 +156,44 @@ pub struct Call {
     active: Option<Box<Active>>,
 }
 
+/// The recorder a call records to: given (`recorder = ...`) or this thread's handle to the
+/// default (whose reference count no other thread touches).
+#[derive(Debug)]
+pub enum CallRecorder {
+    /// Given by `recorder = ...`.
+    Given(Recorder),
+    /// The default, as this thread's handle.
+    Default(Arc<Recorder>),
+}
+
+impl From<Recorder> for CallRecorder {
+    #[inline]
+    fn from(recorder: Recorder) -> Self {
+        CallRecorder::Given(recorder)
+    }
+}
+
+impl From<Arc<Recorder>> for CallRecorder {
+    #[inline]
+    fn from(recorder: Arc<Recorder>) -> Self {
+        CallRecorder::Default(recorder)
+    }
+}
+
+impl std::ops::Deref for CallRecorder {
+    type Target = Recorder;
+    #[inline]
+    fn deref(&self) -> &Recorder {
+        match self {
+            CallRecorder::Given(r) => r,
+            CallRecorder::Default(r) => r,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Active {
-    recorder: Recorder,
+    recorder: CallRecorder,
     event: Event,
     /// Where the call's last record waits in the recorder's queue, if it still may.
     slot: Option<Slot>,
@@ -183,7 +219,8 @@ impl Call {
     /// ids) and records it as in progress.
     ///
     /// [`Context`]: crate::context::Context
-    pub fn start(recorder: Recorder, mut event: Event, options: Options) -> Call {
+    pub fn start(recorder: impl Into<CallRecorder>, mut event: Event, options: Options) -> Call {
+        let recorder = recorder.into();
         let span = match context::current_span() {
             Some(parent) => {
                 event.parent_id = Some(parent.id);
@@ -231,7 +268,7 @@ impl Call {
             options,
             started_body: false,
         });
-        // The queue gets a copy, made straight into its slot; the call keeps the original.
+        // The queue gets a copy; the call keeps the original.
         active.slot = submit(
             &active.recorder,
             Record::Copy(&mut active.event),

@@ -20,7 +20,7 @@ pub mod terraform;
 
 pub use call::{
     check, custom_type, default_recorder, event_type, explicit_recorder, new_event, operation,
-    AsRecorder, Call, Instrumented, Options,
+    AsRecorder, Call, CallRecorder, Instrumented, Options,
 };
 pub use capture::{
     json_of, write_str, Capture, Params, Subject, SubjectViaDisplay, SubjectViaKnown, Text,

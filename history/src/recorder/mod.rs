@@ -58,8 +58,7 @@ struct Inner {
 // Only ever passed down to the queue, never stored: boxing `Last` would cost an allocation.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum CallRecord<'a> {
-    /// A copy of the event the call keeps, made under the queue's lock straight into its
-    /// slot (the event is brought within the limits first).
+    /// A copy of the event the call keeps (the event is brought within the limits first).
     Copy(&'a mut Event),
     /// The call's last record, moved.
     Last(Event),
@@ -167,7 +166,9 @@ impl Recorder {
             CallRecord::Copy(event) => {
                 event.fit_to_limits();
                 let sync = self.is_sync(durability, &event.event_type);
-                let (seq, slot) = self.inner.shared.push_with(|| event.clone())?;
+                // Copied before taking the lock: other threads wait for it less.
+                let copy = event.clone();
+                let (seq, slot) = self.inner.shared.push_with(move || copy)?;
                 self.wait_if(sync, seq).map(|()| slot)
             }
             CallRecord::Last(mut event) => {
