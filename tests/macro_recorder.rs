@@ -120,7 +120,7 @@ fn recorder_choice() {
             done.send(uses_default(n).unwrap()).unwrap();
         }
     });
-    let mut run = |n: u32| {
+    let run = |n: u32| {
         call.send(n).unwrap();
         wait_done.recv().unwrap()
     };
