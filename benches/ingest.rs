@@ -8,6 +8,8 @@
 //!   rusqlite, 1,024 rows per transaction, into the same schema (a file `SqliteStore` created,
 //!   so the same tables and indexes) with the store's write pragmas (WAL, `synchronous =
 //!   NORMAL`, its cache size and checkpoint interval);
+//! - `raw_rusqlite_batched_65536`: the same with 65,536 rows per transaction, the recorder's
+//!   largest group commit: the fairest raw baseline for a writer that groups;
 //! - `autocommit_per_event_wal`: one `INSERT` per event with no transaction around it, same
 //!   file settings;
 //! - `autocommit_per_event_naive`: the same on a connection with SQLite's defaults (rollback
@@ -100,14 +102,14 @@ fn store_pragmas(conn: &rusqlite::Connection) {
         ("journal_mode", "WAL"),
         ("synchronous", "NORMAL"),
         ("wal_autocheckpoint", "10000"),
-        ("cache_size", "-64000"),
+        ("cache_size", "-16384"),
         ("temp_store", "MEMORY"),
     ] {
         conn.pragma_update(None, name, value).expect("a pragma");
     }
 }
 
-fn raw_batched(dir: &Path, n: u64) -> Duration {
+fn raw_batched(dir: &Path, n: u64, per_transaction: u64) -> Duration {
     let (path, mut conn) = raw_connection(dir, "raw");
     store_pragmas(&conn);
     let start = Instant::now();
@@ -116,7 +118,7 @@ fn raw_batched(dir: &Path, n: u64) -> Duration {
         let tx = conn.transaction().expect("a transaction");
         {
             let mut stmt = tx.prepare_cached(INSERT).expect("the insert");
-            for _ in 0..1_024.min(n - i) {
+            for _ in 0..per_transaction.min(n - i) {
                 insert_row(&mut stmt, i).expect("a row");
                 i += 1;
             }
@@ -183,7 +185,10 @@ fn ingest(c: &mut Criterion, dir: &Path) {
         b.iter_custom(|iters| (0..iters).map(|_| tracked_into_sqlite(dir, n)).sum())
     });
     group.bench_function("raw_rusqlite_batched", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| raw_batched(dir, n)).sum())
+        b.iter_custom(|iters| (0..iters).map(|_| raw_batched(dir, n, 1_024)).sum())
+    });
+    group.bench_function("raw_rusqlite_batched_65536", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| raw_batched(dir, n, 65_536)).sum())
     });
     let few = (n / 100).clamp(100, 10_000);
     group.throughput(Throughput::Elements(few));
