@@ -5,11 +5,11 @@
 //! a process-wide lock. Here the clock is read once, as whole microseconds since the Unix
 //! epoch; the timestamp and the event id are both derived from that one reading.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::hash::{BuildHasher, RandomState};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use uuid::{Builder, Uuid};
 
 /// Microseconds since the Unix epoch, now (negative before it).
@@ -36,7 +36,41 @@ fn micros_of(secs: u64, nanos: u32) -> i64 {
 /// The instant `micros` microseconds after the Unix epoch.
 #[inline]
 pub(crate) fn datetime(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+    let secs = micros.div_euclid(1_000_000);
+    let nanos = (micros.rem_euclid(1_000_000) * 1_000) as u32;
+    let (day, second) = (secs.div_euclid(86_400), secs.rem_euclid(86_400) as u32);
+    let date = DAY
+        .try_with(|cached| {
+            let (cached_day, date) = cached.get();
+            if cached_day == day {
+                return Some(date);
+            }
+            // The calendar date of a day number is the costly part; it changes once a day.
+            let date = date_of(day)?;
+            cached.set((day, date));
+            Some(date)
+        })
+        .ok()
+        .flatten()
+        .or_else(|| date_of(day));
+    match (
+        date,
+        NaiveTime::from_num_seconds_from_midnight_opt(second, nanos),
+    ) {
+        (Some(date), Some(time)) => NaiveDateTime::new(date, time).and_utc(),
+        _ => DateTime::from_timestamp_micros(micros).unwrap_or_default(),
+    }
+}
+
+/// The date `day` days after 1970-01-01.
+fn date_of(day: i64) -> Option<NaiveDate> {
+    const EPOCH_DAYS_FROM_CE: i64 = 719_163;
+    NaiveDate::from_num_days_from_ce_opt(i32::try_from(day + EPOCH_DAYS_FROM_CE).ok()?)
+}
+
+thread_local! {
+    /// The last day number converted on this thread, and its date.
+    static DAY: Cell<(i64, NaiveDate)> = const { Cell::new((i64::MIN, NaiveDate::MIN)) };
 }
 
 /// Makes UUID v7 ids from timestamps already read, monotonic on each thread.
@@ -159,6 +193,19 @@ mod tests {
         let at = datetime(m);
         assert_eq!(at.timestamp_micros(), m);
         assert_eq!(datetime(-1).timestamp_micros(), -1);
+        for m in [
+            0,
+            86_399_999_999,
+            86_400_000_000,
+            -86_400_000_001,
+            1_700_000_000_123_456,
+        ] {
+            assert_eq!(
+                datetime(m),
+                DateTime::from_timestamp_micros(m).unwrap(),
+                "{m}"
+            );
+        }
         let chrono_now = Utc::now().timestamp_micros();
         assert!((chrono_now - m).abs() < 5_000_000);
     }
