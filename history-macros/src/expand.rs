@@ -365,18 +365,24 @@ fn start_call(
             ::core::option::Option::Some(__history_recorder) => {
                 #[allow(unused_imports)]
                 use #p::prelude::*;
-                #[allow(unused_mut)]
-                let mut __history_event = #p::new_event(#event_type, #operation, #params);
-                #(#ids)*
-                #p::Call::start(
+                // Built in place in the call: the event is not moved on its way there.
+                let mut __history_starting = #p::Call::begin(
                     __history_recorder,
-                    __history_event,
+                    #event_type,
+                    #operation,
+                    #params,
                     #p::Options {
                         terraform: #terraform,
                         backtrace: #backtrace,
                         durability: ::history::Durability::#durability,
                     },
-                )
+                );
+                {
+                    #[allow(unused_variables)]
+                    let __history_event = __history_starting.event_mut();
+                    #(#ids)*
+                }
+                __history_starting.start()
             }
         };
     })

@@ -219,64 +219,28 @@ impl Call {
     /// ids) and records it as in progress.
     ///
     /// [`Context`]: crate::context::Context
-    pub fn start(recorder: impl Into<CallRecorder>, mut event: Event, options: Options) -> Call {
-        let recorder = recorder.into();
-        let span = match context::current_span() {
-            Some(parent) => {
-                event.parent_id = Some(parent.id);
-                event.trace_id = Some(parent.trace_id);
-                Span {
-                    id: event.id,
-                    trace_id: parent.trace_id,
-                }
-            }
-            None => {
-                event.trace_id = Some(event.id);
-                Span {
-                    id: event.id,
-                    trace_id: event.id,
-                }
-            }
-        };
-        context::with_current(|cx| {
-            let Some(cx) = cx else { return };
-            for (field, from) in [
-                (&mut event.user_id, &cx.user_id),
-                (&mut event.vm_id, &cx.vm_id),
-                (&mut event.credential_id, &cx.credential_id),
-                (&mut event.organization_id, &cx.organization_id),
-            ] {
-                if field.is_none() {
-                    field.clone_from(from);
-                }
-            }
-            if event.correlation_id.is_none() {
-                event.correlation_id.clone_from(&cx.correlation_id);
-            }
-            for (k, v) in &cx.labels {
-                event.labels.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        });
-        if options.terraform {
-            event.terraform_status = Some(TerraformStatus::Initiated);
-        }
-        let mut active = Box::new(Active {
-            recorder,
-            event,
-            slot: None,
-            span,
-            options,
-            started_body: false,
-        });
-        // The queue gets a copy; the call keeps the original.
-        active.slot = submit(
-            &active.recorder,
-            Record::Copy(&mut active.event),
-            Durability::Buffered,
+    pub fn start(recorder: impl Into<CallRecorder>, event: Event, options: Options) -> Call {
+        Starting::new(recorder.into(), event, options).start()
+    }
+
+    /// A call whose event starts now and is built in place (the expansion sets the ids
+    /// through [`Starting::event_mut`]), then [`Starting::start`]ed: the event is not moved
+    /// on its way into the call.
+    #[inline]
+    pub fn begin(
+        recorder: impl Into<CallRecorder>,
+        event_type: EventType,
+        operation: impl Into<Cow<'static, str>>,
+        parameters: Json,
+        options: Options,
+    ) -> Starting {
+        let event = Event::starting_at(
+            crate::event::now_micros(),
+            event_type,
+            operation.into(),
+            parameters,
         );
-        Call {
-            active: Some(active),
-        }
+        Starting::new(recorder.into(), event, options)
     }
 
     /// Runs the body of a sync function inside the call: nested tracked calls see it as
@@ -338,6 +302,88 @@ impl Call {
                 }
             }
             active.finish(EventStatus::Failed, result, Some(error));
+        }
+    }
+}
+
+/// A call being set up: its event can still be changed; [`Starting::start`] records it.
+#[derive(Debug)]
+pub struct Starting {
+    active: Box<Active>,
+}
+
+impl Starting {
+    #[inline]
+    fn new(recorder: CallRecorder, event: Event, options: Options) -> Starting {
+        let span = Span {
+            id: event.id,
+            trace_id: event.id,
+        };
+        Starting {
+            active: Box::new(Active {
+                recorder,
+                event,
+                slot: None,
+                span,
+                options,
+                started_body: false,
+            }),
+        }
+    }
+
+    /// The event, to fill in before it is recorded.
+    #[inline]
+    pub fn event_mut(&mut self) -> &mut Event {
+        &mut self.active.event
+    }
+
+    /// Completes the event from where the call runs (parent, trace, the scope's [`Context`]
+    /// ids) and records it as in progress.
+    ///
+    /// [`Context`]: crate::context::Context
+    pub fn start(self) -> Call {
+        let mut active = self.active;
+        let Active {
+            recorder,
+            event,
+            slot,
+            span,
+            options,
+            ..
+        } = &mut *active;
+        if let Some(parent) = context::current_span() {
+            event.parent_id = Some(parent.id);
+            event.trace_id = Some(parent.trace_id);
+            span.trace_id = parent.trace_id;
+        } else {
+            event.trace_id = Some(event.id);
+        }
+        context::with_current(|cx| {
+            let Some(cx) = cx else { return };
+            for (field, from) in [
+                (&mut event.user_id, &cx.user_id),
+                (&mut event.vm_id, &cx.vm_id),
+                (&mut event.credential_id, &cx.credential_id),
+                (&mut event.organization_id, &cx.organization_id),
+            ] {
+                if field.is_none() {
+                    field.clone_from(from);
+                }
+            }
+            if event.correlation_id.is_none() {
+                event.correlation_id.clone_from(&cx.correlation_id);
+            }
+            for (k, v) in &cx.labels {
+                event.labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        });
+        if options.terraform {
+            event.terraform_status = Some(TerraformStatus::Initiated);
+        }
+        // The queue gets a copy; the call keeps the original.
+        *slot = submit(recorder, Record::Copy(event), Durability::Buffered);
+        Call {
+            active: Some(active),
         }
     }
 }

@@ -2,9 +2,10 @@
 //! names here may change in any release.
 //!
 //! An expansion does, in order: pick the recorder ([`explicit_recorder`] or
-//! [`default_recorder`]; none → [`Call::disabled`], nothing else runs); build the event
-//! ([`new_event`]) with the ids and the parameters ([`Params`], each argument through
-//! [`Capture`]: `Serialize` → `Debug` → type name); [`Call::start`] records it in progress;
+//! [`default_recorder`]; none → [`Call::disabled`], nothing else runs); capture the
+//! parameters ([`Params`], each argument through [`Capture`]: `Serialize` → `Debug` → type
+//! name); build the event in place in the call ([`Call::begin`], one clock read) and set the
+//! ids ([`Starting::event_mut`]); [`Starting::start`] records it in progress;
 //! the body runs inside [`Call::run`] / [`Call::run_async`] (nesting, panics); the returned
 //! value is split ([`Probe`]: `Err` fails, anything else succeeds) and [`Call::succeed`] or
 //! [`Call::fail`] records the final event under the same id. Dropping an unfinished [`Call`]
@@ -20,7 +21,7 @@ pub mod terraform;
 
 pub use call::{
     check, custom_type, default_recorder, event_type, explicit_recorder, new_event, operation,
-    AsRecorder, Call, CallRecorder, Instrumented, Options,
+    AsRecorder, Call, CallRecorder, Instrumented, Options, Starting,
 };
 pub use capture::{
     json_of, write_str, Capture, Params, Subject, SubjectViaDisplay, SubjectViaKnown, Text,
