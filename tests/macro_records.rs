@@ -248,3 +248,93 @@ fn calls_on_many_threads_are_each_written_once_final() {
     let written: usize = store.taken().iter().map(Vec::len).sum();
     assert!((8_000..=16_000).contains(&written), "{written}");
 }
+
+/// A store whose writes wait until it is opened, saying when one starts waiting.
+struct Gated {
+    open: Mutex<bool>,
+    opened: std::sync::Condvar,
+    entered: Mutex<std::sync::mpsc::Sender<()>>,
+    inner: MemoryStore,
+}
+
+impl Gated {
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+}
+
+impl HistoryStore for Gated {
+    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+        let _ = self.entered.lock().unwrap().send(());
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+        drop(open);
+        self.inner.write_batch(batch)
+    }
+    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        self.inner.get(id)
+    }
+    fn query(&self, q: &Query) -> Result<Page<Event>, StoreError> {
+        self.inner.query(q)
+    }
+    fn count(&self, q: &Query) -> Result<u64, StoreError> {
+        self.inner.count(q)
+    }
+}
+
+/// Opens the store and waits until everything recorded so far is written.
+#[track_history(event_type = "gated", recorder = rec)]
+fn opens(rec: &Recorder, store: &Gated, n: u64) -> u64 {
+    store.open();
+    rec.flush().unwrap();
+    n + 1
+}
+
+#[test]
+fn a_call_whose_start_the_full_queue_refused_is_still_written_final() {
+    let (entered, writes) = std::sync::mpsc::channel();
+    let store = Arc::new(Gated {
+        open: Mutex::new(false),
+        opened: std::sync::Condvar::new(),
+        entered: Mutex::new(entered),
+        inner: MemoryStore::new(),
+    });
+    let rec = Recorder::builder()
+        .capacity(1)
+        .batch_size(1)
+        .overflow(history::Overflow::DropNewest)
+        .build_shared(store.clone())
+        .unwrap();
+    let filler = || {
+        Event::builder("filler".parse().unwrap(), "fill")
+            .build()
+            .unwrap()
+    };
+    // The writer holds one filler (its write waits), the queue the other: the queue is full
+    // when the call starts, and its in-progress record is refused. The call opens the store
+    // and flushes, which makes room; its final record, made from the refused one, is kept.
+    rec.record(filler()).unwrap();
+    writes.recv_timeout(Duration::from_secs(10)).unwrap();
+    rec.record(filler()).unwrap();
+    assert_eq!(opens(&rec, &store, 41), 42);
+    rec.flush().unwrap();
+    assert_eq!(rec.stats().dropped, 1, "the in-progress record");
+    let calls = store
+        .inner
+        .query(&Query::new().operation("macro_records::opens"))
+        .unwrap()
+        .items;
+    assert_eq!(calls.len(), 1);
+    let call = &calls[0];
+    assert_eq!(call.status, EventStatus::Success);
+    assert_eq!(call.parameters.to_value()["n"], serde_json::json!(41));
+    assert_eq!(
+        call.result.as_ref().unwrap().to_value(),
+        serde_json::json!(42)
+    );
+    assert!(call.finished_at.is_some() && call.duration.is_some());
+    assert_eq!(store.inner.count(&Query::new()).unwrap(), 3);
+}
