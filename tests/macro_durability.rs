@@ -2,13 +2,13 @@
 //! once its final event is committed, seen by another connection to the same SQLite file
 //! without any flush. `durability = buffered` (the default) returns at once.
 
+mod common;
 mod write_support;
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::Captured;
 use history::{
     track_history, track_terraform, EventStatus, HistoryStore, Query, Recorder, TerraformStatus,
 };
@@ -152,19 +152,6 @@ fn a_buffered_call_returns_before_its_event_is_written() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_sync_write_that_fails_leaves_the_result_alone_and_warns_each_time() {
     let store = TestStore::new();
@@ -189,7 +176,7 @@ fn a_sync_write_that_fails_leaves_the_result_alone_and_warns_each_time() {
             Err("no such credential".into())
         );
     });
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert_eq!(
         text.matches("the synchronous record of `").count(),
         2,

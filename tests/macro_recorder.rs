@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use common::Mem;
+use common::{Captured, Mem};
 use history::{track_history, Recorder};
 
 #[track_history(event_type = "default_choice")]
@@ -37,19 +36,6 @@ impl Svc {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn recorder_choice() {
     let logs = Captured::default();
@@ -62,7 +48,7 @@ fn recorder_choice() {
     // 1. nothing set up: the call works, nothing recorded, one warning for any number of calls
     assert_eq!(uses_default(2), Ok(4));
     assert_eq!(uses_default(3), Ok(6));
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert_eq!(text.matches("no recorder is set up").count(), 1, "{text}");
     assert!(text.contains("macro_recorder::uses_default"), "{text}");
 
