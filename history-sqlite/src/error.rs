@@ -48,6 +48,15 @@ pub enum SqliteError {
         /// The newest schema version this library knows.
         supported: i64,
     },
+    /// An option of [`SqliteOptions`](crate::SqliteOptions) is out of its range; nothing was
+    /// opened.
+    #[error("invalid `{option}`: {reason}")]
+    InvalidOption {
+        /// The option, e.g. `write_cache`.
+        option: &'static str,
+        /// What is wrong and what the limit is.
+        reason: String,
+    },
     /// Stored data could not be read back (a column holds something this library never writes).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),

@@ -25,4 +25,6 @@ mod store;
 
 pub use error::SqliteError;
 pub use retention::PURGE_CHUNK;
-pub use store::{SqliteOptions, SqliteStore, DEFAULT_WRITE_CACHE};
+pub use store::{
+    SqliteOptions, SqliteStore, DEFAULT_WRITE_CACHE, MAX_WRITE_CACHE, MIN_WRITE_CACHE,
+};

@@ -29,11 +29,15 @@ pub struct SqliteOptions {
     pub(crate) stale_after: Duration,
     pub(crate) busy_timeout: Duration,
     pub(crate) exact_stats_up_to: u64,
-    pub(crate) write_cache_kib: u32,
+    pub(crate) write_cache: u64,
 }
 
 /// The write connection's page cache unless [`SqliteOptions::write_cache`] says otherwise.
 pub const DEFAULT_WRITE_CACHE: u64 = 16 * 1024 * 1024;
+/// The smallest [`SqliteOptions::write_cache`]: 1 MiB.
+pub const MIN_WRITE_CACHE: u64 = 1024 * 1024;
+/// The largest [`SqliteOptions::write_cache`]: 4 GiB.
+pub const MAX_WRITE_CACHE: u64 = 4 * 1024 * 1024 * 1024;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
@@ -43,7 +47,7 @@ impl Default for SqliteOptions {
             stale_after: Duration::from_secs(30),
             busy_timeout: Duration::from_secs(5),
             exact_stats_up_to: 20_000,
-            write_cache_kib: (DEFAULT_WRITE_CACHE / 1024) as u32,
+            write_cache: DEFAULT_WRITE_CACHE,
         }
     }
 }
@@ -80,12 +84,13 @@ impl SqliteOptions {
         self
     }
     /// The page cache of the connection that writes, in bytes (default
-    /// [`DEFAULT_WRITE_CACHE`], 16 MiB; at least 1 MiB, at most 4 GiB). It holds the index
-    /// pages writes touch: a larger cache speeds up ingest into files much larger than it,
-    /// and costs the process that much memory. Read connections use SQLite's default and
-    /// read through a memory map.
+    /// [`DEFAULT_WRITE_CACHE`], 16 MiB; from [`MIN_WRITE_CACHE`] to [`MAX_WRITE_CACHE`], else
+    /// `open` fails with [`SqliteError::InvalidOption`]). It holds the index pages writes
+    /// touch: a larger cache speeds up ingest into files much larger than it, and costs the
+    /// process that much memory. Read connections use SQLite's default and read through a
+    /// memory map.
     pub fn write_cache(mut self, bytes: u64) -> Self {
-        self.write_cache_kib = (bytes / 1024).clamp(1024, 4 * 1024 * 1024) as u32;
+        self.write_cache = bytes;
         self
     }
     /// Opens the store at `path`; see [`SqliteStore::open`].
@@ -156,7 +161,17 @@ impl SqliteStore {
         // Opening (schema, registration, recovery) waits at least 5 s for other writers, even
         // with a short busy timeout for the writes that follow.
         let patient = options.busy_timeout.max(Duration::from_secs(5));
-        let writer = schema::open_write_connection(path, patient, options.write_cache_kib)?;
+        if !(MIN_WRITE_CACHE..=MAX_WRITE_CACHE).contains(&options.write_cache) {
+            return Err(SqliteError::InvalidOption {
+                option: "write_cache",
+                reason: format!(
+                    "must be {MIN_WRITE_CACHE} to {MAX_WRITE_CACHE} bytes (1 MiB to 4 GiB), got {}",
+                    options.write_cache
+                ),
+            });
+        }
+        let cache_kib = (options.write_cache / 1024) as u32;
+        let writer = schema::open_write_connection(path, patient, cache_kib)?;
         let owner = *EventId::new().as_bytes();
         let inner = Arc::new(Inner {
             path: path.to_owned(),

@@ -166,3 +166,30 @@ fn the_wal_is_checkpointed_in_the_background() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_write_cache_out_of_range_is_refused_naming_the_option_and_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    for bytes in [
+        0,
+        history_sqlite::MIN_WRITE_CACHE - 1,
+        history_sqlite::MAX_WRITE_CACHE + 1,
+    ] {
+        let err = SqliteStore::options()
+            .write_cache(bytes)
+            .open(&path)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("write_cache") && text.contains("1 MiB to 4 GiB"),
+            "{text}"
+        );
+        assert!(!path.exists(), "nothing is created for a refused option");
+    }
+    let store = SqliteStore::options()
+        .write_cache(history_sqlite::MIN_WRITE_CACHE)
+        .open(&path)
+        .unwrap();
+    drop(store);
+}
