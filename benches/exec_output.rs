@@ -6,7 +6,7 @@
 use std::process::Stdio;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use history::exec::ProcessCommand;
+use history_exec::ProcessCommand;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const LINES: u64 = 100_000;

@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use history::ansible::AnsibleExecutor;
 use history::{HistoryStore, Query, Recorder};
+use history_exec::ansible::AnsibleExecutor;
 use history_sqlite::SqliteStore;
 
 #[tokio::main]
@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
         }
     };
-    let fixtures = root.join("tests/fixtures/ansible");
+    let fixtures = root.join("history-exec/tests/fixtures/ansible");
     let work = tempfile::tempdir()?;
 
     let store = std::sync::Arc::new(SqliteStore::open(work.path().join("history.db"))?);

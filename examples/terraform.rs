@@ -11,8 +11,8 @@
 
 use std::path::PathBuf;
 
-use history::terraform::{TerraformCommand, TerraformExecutor};
 use history::{HistoryStore, Query, Recorder};
+use history_exec::terraform::{TerraformCommand, TerraformExecutor};
 use history_sqlite::SqliteStore;
 
 #[tokio::main]
@@ -21,10 +21,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let real = std::env::var_os("TERRAFORM_BIN").is_some();
     let binary = std::env::var_os("TERRAFORM_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("tests/fixtures/terraform/terraform"));
+        .unwrap_or_else(|| root.join("history-exec/tests/fixtures/terraform/terraform"));
     let dir = std::env::var_os("TF_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("tests/fixtures/terraform/success"));
+        .unwrap_or_else(|| root.join("history-exec/tests/fixtures/terraform/success"));
     if !real {
         println!(
             "(running the stand-in terraform at {}: no real Terraform here)\n",

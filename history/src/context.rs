@@ -28,7 +28,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use crate::event::{EventId, SubjectId};
+use crate::event::{Event, EventId, SubjectId};
 
 /// Ids that tracked calls inside a [`scope`] pick up when their attribute does not name them.
 ///
@@ -145,6 +145,56 @@ pub(crate) fn with_current(f: impl FnOnce(Option<&Context>)) {
     });
     if let Some(f) = f {
         f(None);
+    }
+}
+
+/// Fills what `event` leaves unset from where the current thread runs, the way a tracked call's
+/// own event is filled: the subject ids and the correlation id from the [`scope`] in effect,
+/// its labels (the event's own labels win), and — when the event has no `parent_id` — its
+/// parent and trace from the tracked call running on this thread.
+///
+/// For code that records events by hand but should nest like tracked calls (an executor that
+/// records a run started inside a tracked call, for example).
+///
+/// ```
+/// use history::context::{self, Context};
+/// use history::{Event, EventType};
+///
+/// let mut event = Event::new(EventType::VmCreate, "vm_service::create");
+/// event.vm_id = Some(9.into());
+/// history::scope(Context::new().user_id(7).vm_id(1).label("team", "db"), || {
+///     context::fill_event(&mut event)
+/// });
+/// assert_eq!(event.user_id, Some(7.into()));
+/// assert_eq!(event.vm_id, Some(9.into())); // set on the event: kept
+/// assert_eq!(event.labels["team"], "db");
+/// assert_eq!(event.parent_id, None); // no tracked call was running
+/// ```
+pub fn fill_event(event: &mut Event) {
+    with_current(|cx| {
+        if let Some(cx) = cx {
+            fn or(field: &mut Option<SubjectId>, outer: &Option<SubjectId>) {
+                if field.is_none() {
+                    field.clone_from(outer);
+                }
+            }
+            or(&mut event.user_id, &cx.user_id);
+            or(&mut event.vm_id, &cx.vm_id);
+            or(&mut event.credential_id, &cx.credential_id);
+            or(&mut event.organization_id, &cx.organization_id);
+            if event.correlation_id.is_none() {
+                event.correlation_id.clone_from(&cx.correlation_id);
+            }
+            for (k, v) in &cx.labels {
+                event.labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    });
+    if event.parent_id.is_none() {
+        if let Some(span) = current_span() {
+            event.parent_id = Some(span.id);
+            event.trace_id = Some(span.trace_id);
+        }
     }
 }
 

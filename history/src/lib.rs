@@ -12,8 +12,8 @@
 //!   JSON Lines / CSV export, and comparing two events — over any store.
 //! - [`recorder`]: the [`Recorder`] that takes events off the caller's thread and writes them
 //!   in batches; [`init`] and [`set_default`] choose the one annotated functions use.
-//! - `exec` (feature `executors`): Terraform and Ansible runs, executed, streamed, parsed and
-//!   recorded.
+//!
+//! Terraform and Ansible runs are recorded by the executors of the `history-exec` crate.
 //!
 //! ```
 //! use history::{Event, EventStatus, EventType, MemoryStore, Query, Recorder};
@@ -32,11 +32,10 @@
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod context;
 pub mod event;
-#[cfg(feature = "executors")]
-pub mod exec;
 pub mod recorder;
 pub mod store;
 
@@ -46,6 +45,7 @@ pub mod retention;
 pub mod stats;
 
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
 mod error;
@@ -61,8 +61,6 @@ pub use event::{
     now, ErrorInfo, Event, EventBuilder, EventId, EventStatus, EventType, SubjectId,
     TerraformStatus,
 };
-#[cfg(feature = "executors")]
-pub use exec::{ansible, terraform};
 pub use global::{current, init, set_default, with_default, DefaultGuard, ScopedGuard};
 pub use json::Json;
 pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};

@@ -48,8 +48,18 @@ fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), Err
     Ok(())
 }
 
-/// Cuts `value` to at most `max` characters, saying how much was cut. Returns whether it cut.
-pub(crate) fn truncate(value: &mut String, max: usize) -> bool {
+/// Cuts `value` to at most `max` characters (not bytes), ending it with a marker that says how
+/// many characters were cut, such as `… [120 more characters]`; the marker counts towards
+/// `max`. Returns whether it cut. Never splits a character.
+///
+/// ```
+/// use history::event::limits::truncate;
+/// let mut line = "x".repeat(100);
+/// assert!(truncate(&mut line, 40));
+/// assert_eq!(line.chars().count(), 40);
+/// assert!(line.ends_with("more characters]"));
+/// ```
+pub fn truncate(value: &mut String, max: usize) -> bool {
     if value.len() <= max {
         return false;
     }

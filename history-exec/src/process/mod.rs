@@ -2,9 +2,9 @@
 //! first and last of them, and ends it on timeout or cancellation.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), history::exec::ExecError> {
+//! # async fn demo() -> Result<(), history_exec::ExecError> {
 //! use std::time::Duration;
-//! use history::exec::ProcessCommand;
+//! use history_exec::ProcessCommand;
 //!
 //! let running = ProcessCommand::new("ls")
 //!     .arg("-l")
@@ -40,7 +40,7 @@ use tokio::sync::{oneshot, Notify};
 
 pub use output::{KeptOutput, OutputLine, StreamKind, Subscription};
 
-use crate::exec::{ExecError, Redactor};
+use crate::{ExecError, Redactor};
 use output::LineBuffer;
 
 /// Lines kept from the start of the output by default.

@@ -1,51 +1,12 @@
-//! The handler that parses a run's stream as it comes and records the run at each state, and
-//! [`TerraformExecution`], a run under way.
+//! The handler that parses a run's stream as it comes and records the run at each state.
 
 use serde_json::{json, Value};
 
 use super::ui::UiState;
 use super::{TerraformCommand, TerraformRun};
-use crate::exec::record::{process_details, stopped_status, RunRecord};
-use crate::exec::{
-    ExecError, KeptOutput, LineAction, LineHandler, ProcessOutcome, Running, StreamKind,
-    Subscription,
-};
-use crate::{ErrorInfo, EventId, EventStatus, TerraformStatus};
-
-/// A running Terraform command: watch it, cancel it, or wait for its [`TerraformRun`].
-/// Dropping it cancels the run (recorded as `cancelled`).
-#[derive(Debug)]
-pub struct TerraformExecution {
-    pub(super) event_id: EventId,
-    pub(super) running: Running<TerraformRun>,
-}
-
-impl TerraformExecution {
-    /// The id of the event the run is recorded as.
-    pub fn event_id(&self) -> EventId {
-        self.event_id
-    }
-    /// Terraform's process id (also its process group id).
-    pub fn pid(&self) -> Option<u32> {
-        self.running.pid()
-    }
-    /// A live view of the output: the lines kept so far, then each new one.
-    pub fn subscribe(&self) -> Subscription {
-        self.running.subscribe()
-    }
-    /// The lines kept so far.
-    pub fn output(&self) -> KeptOutput {
-        self.running.output()
-    }
-    /// Stops the run (`SIGTERM` to its process group, `SIGKILL` after the grace period).
-    pub fn cancel(&self) {
-        self.running.cancel()
-    }
-    /// Waits for the run to end.
-    pub async fn wait(self) -> Result<TerraformRun, ExecError> {
-        self.running.wait().await.map(|(_, run)| run)
-    }
-}
+use crate::record::{process_details, stopped_status, RunRecord};
+use crate::{LineAction, LineHandler, ProcessOutcome, StreamKind};
+use history::{ErrorInfo, EventStatus, TerraformStatus};
 
 /// Parses the stream as it comes and records the run at each state.
 pub(super) struct RunHandler {

@@ -13,7 +13,7 @@ pub const REDACTED: &str = "[redacted]";
 /// another is scrubbed whole. Cheap to clone.
 ///
 /// ```
-/// use history::exec::Redactor;
+/// use history_exec::Redactor;
 /// let r = Redactor::new(["hunter2"]);
 /// assert_eq!(r.scrub("password is hunter2"), "password is [redacted]");
 /// ```

@@ -1,8 +1,8 @@
 //! [`AnsibleExecutor`]: runs `ansible-playbook` and ad-hoc `ansible` and records each run.
 //!
 //! ```no_run
-//! # async fn demo(recorder: history::Recorder) -> Result<(), history::exec::ExecError> {
-//! use history::ansible::AnsibleExecutor;
+//! # async fn demo(recorder: history::Recorder) -> Result<(), history_exec::ExecError> {
+//! use history_exec::ansible::AnsibleExecutor;
 //!
 //! let run = AnsibleExecutor::new(&recorder)
 //!     .inventory("inventory.ini")
@@ -30,13 +30,13 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 pub use parse::{HostStats, TaskResult, TaskStatus};
-pub use run::{AnsibleExecution, AnsibleRun, AnsibleTarget};
+pub use run::{AnsibleRun, AnsibleTarget};
 
-use crate::exec::record::{process_setters, subject_setters, ProcessSettings, RunRecord};
-use crate::exec::redact::Secret;
-use crate::exec::{ExecError, ProcessCommand, Redactor, Subjects, REDACTED};
-use crate::{EventType, Recorder};
+use crate::record::{process_setters, subject_setters, ProcessSettings, RunRecord};
+use crate::redact::Secret;
+use crate::{ExecError, Execution, ProcessCommand, Redactor, Subjects, REDACTED};
 use handler::RunHandler;
+use history::{EventType, Recorder};
 use parse::{Form, OutputParser};
 
 /// Runs Ansible playbooks and ad-hoc commands and records each run; see the
@@ -102,7 +102,7 @@ impl AnsibleExecutor {
     pub fn extra_var(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         let name = name.into();
         match value.into() {
-            Value::String(s) if crate::__private::terraform::is_secret_name(&name) => {
+            Value::String(s) if history::__private::terraform::is_secret_name(&name) => {
                 self.secret_var(name, s)
             }
             value => {
@@ -188,7 +188,7 @@ impl AnsibleExecutor {
     pub fn start_playbook(
         &self,
         playbook: impl AsRef<Path>,
-    ) -> Result<AnsibleExecution, ExecError> {
+    ) -> Result<Execution<AnsibleRun>, ExecError> {
         let playbook = playbook.as_ref();
         let name = playbook.to_string_lossy().into_owned();
         let target = AnsibleTarget::Playbook {
@@ -225,7 +225,7 @@ impl AnsibleExecutor {
         pattern: &str,
         module: &str,
         args: Option<&str>,
-    ) -> Result<AnsibleExecution, ExecError> {
+    ) -> Result<Execution<AnsibleRun>, ExecError> {
         let target = AnsibleTarget::Adhoc {
             pattern: pattern.to_owned(),
             module: module.to_owned(),
@@ -282,7 +282,7 @@ impl AnsibleExecutor {
         mut params: Value,
         positional: Vec<String>,
         check: impl FnOnce() -> Result<(), ExecError>,
-    ) -> Result<AnsibleExecution, ExecError> {
+    ) -> Result<Execution<AnsibleRun>, ExecError> {
         let redactor = self.redactor();
         redactor.scrub_value(&mut params);
         let binary = match &self.bin_dir {
@@ -363,7 +363,7 @@ impl AnsibleExecutor {
             vars_file,
         };
         match p.start_with(handler) {
-            Ok(running) => Ok(AnsibleExecution { event_id, running }),
+            Ok(running) => Ok(Execution::new(event_id, running)),
             Err(e) => {
                 not_started.record_not_started(&e);
                 Err(e)

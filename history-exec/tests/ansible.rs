@@ -1,11 +1,11 @@
 //! AnsibleExecutor running real playbooks (ansible-core pinned by scripts/install-ansible.sh)
 //! against localhost with a local connection, and one host that cannot be reached.
 
-mod exec_support;
+mod support;
 
-use exec_support::*;
-use history::ansible::{AnsibleExecutor, HostStats, TaskStatus};
 use history::{EventStatus, EventType};
+use history_exec::ansible::{AnsibleExecutor, HostStats, TaskStatus};
+use support::*;
 
 const TOKEN: &str = "tok-Zq9!API-4242";
 const DB_PASSWORD: &str = "pg-Secr3t-77";

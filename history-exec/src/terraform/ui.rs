@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::run::{
     ChangeSummary, Diagnostic, OutputValue, ResourceChange, ResourceStatus, UnknownMessage,
 };
-use crate::exec::{LineAction, Redactor};
+use crate::{LineAction, Redactor};
 
 /// The newest major version of the UI schema this parser reads.
 pub const SUPPORTED_UI_MAJOR: u64 = 1;

@@ -1,4 +1,4 @@
-//! [`AnsibleRun`]: what an Ansible run did, and [`AnsibleExecution`], a run under way.
+//! [`AnsibleRun`]: what an Ansible run did.
 
 use std::time::Duration;
 
@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{HostStats, TaskResult};
-use crate::exec::{Ending, ExecError, KeptOutput, Running, Subscription};
-use crate::{ErrorInfo, EventId, EventStatus};
+use crate::{Ending, KeptOutput};
+use history::{ErrorInfo, EventId, EventStatus};
 
 /// What an Ansible run ran.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,40 +82,5 @@ impl AnsibleRun {
             "hosts": self.hosts,
             "error": self.error.as_ref().map(|e| e.message.clone()),
         })
-    }
-}
-
-/// A running Ansible command: watch it, cancel it, or wait for its [`AnsibleRun`].
-/// Dropping it cancels the run (recorded as `cancelled`).
-#[derive(Debug)]
-pub struct AnsibleExecution {
-    pub(super) event_id: EventId,
-    pub(super) running: Running<AnsibleRun>,
-}
-
-impl AnsibleExecution {
-    /// The id of the event the run is recorded as.
-    pub fn event_id(&self) -> EventId {
-        self.event_id
-    }
-    /// Ansible's process id (also its process group id).
-    pub fn pid(&self) -> Option<u32> {
-        self.running.pid()
-    }
-    /// A live view of the output: the lines kept so far, then each new one.
-    pub fn subscribe(&self) -> Subscription {
-        self.running.subscribe()
-    }
-    /// The lines kept so far.
-    pub fn output(&self) -> KeptOutput {
-        self.running.output()
-    }
-    /// Stops the run (`SIGTERM` to its process group, `SIGKILL` after the grace period).
-    pub fn cancel(&self) {
-        self.running.cancel()
-    }
-    /// Waits for the run to end.
-    pub async fn wait(self) -> Result<AnsibleRun, ExecError> {
-        self.running.wait().await.map(|(_, run)| run)
     }
 }

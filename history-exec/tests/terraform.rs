@@ -2,15 +2,15 @@
 //! message streams written in Terraform's documented machine-readable UI format. Real Terraform
 //! is not exercised here: it cannot be downloaded on the machines this project is built on.
 
-mod exec_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use exec_support::*;
-use history::exec::{Ending, ExecError, StreamKind};
-use history::terraform::{ResourceStatus, TerraformCommand, TerraformExecutor};
 use history::{EventStatus, EventType, Recorder, TerraformStatus};
+use history_exec::terraform::{ResourceStatus, TerraformCommand, TerraformExecutor};
+use history_exec::{Ending, ExecError, StreamKind};
+use support::*;
 
 const PASSWORD: &str = "pw-Xy7!s3cret";
 

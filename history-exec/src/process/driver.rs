@@ -13,7 +13,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::output::LineBuffer;
 use super::{Ending, LineAction, LineHandler, ProcessCommand, ProcessOutcome, Running, StreamKind};
-use crate::exec::{ExecError, Redactor};
+use crate::{ExecError, Redactor};
 
 /// After the process exits, how long its pipes may stay open (held by something it started)
 /// before the rest of its process group is killed and the run is finished without them.
@@ -78,7 +78,7 @@ pub(super) fn start<H: LineHandler>(
     #[cfg(unix)]
     command.process_group(0);
 
-    let started_at = crate::now();
+    let started_at = history::now();
     let clock = Instant::now();
     let program = cmd.program.to_string_lossy().into_owned();
     let mut child = command.spawn().map_err(|source| {
@@ -245,7 +245,7 @@ impl<H: LineHandler> Driver<H> {
             std::borrow::Cow::Borrowed(_) => text,
             std::borrow::Cow::Owned(clean) => clean,
         };
-        crate::event::limits::truncate(&mut text, self.max_line_chars);
+        history::event::limits::truncate(&mut text, self.max_line_chars);
         if let Some(tee) = &mut self.tee {
             if let Err(e) = writeln!(tee, "{text}") {
                 self.tee_error = Some(e.to_string());

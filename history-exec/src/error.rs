@@ -86,10 +86,10 @@ impl ExecError {
     }
 }
 
-impl From<crate::Error> for ExecError {
-    fn from(e: crate::Error) -> Self {
+impl From<history::Error> for ExecError {
+    fn from(e: history::Error) -> Self {
         match e {
-            crate::Error::Invalid { field, reason } => ExecError::Invalid { field, reason },
+            history::Error::Invalid { field, reason } => ExecError::Invalid { field, reason },
             other => ExecError::invalid("event", other.to_string()),
         }
     }

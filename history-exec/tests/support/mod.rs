@@ -15,8 +15,14 @@ use history::{
 use history_sqlite::SqliteStore;
 use parking_lot::Mutex;
 
+/// This crate's directory.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The workspace's directory (its scripts/).
+pub fn workspace() -> PathBuf {
+    root().join("..")
 }
 
 /// The stand-in `terraform` (tests/fixtures/terraform/terraform).
@@ -45,7 +51,7 @@ fn find_ansible() -> PathBuf {
         return PathBuf::from(dir);
     }
     let out = std::process::Command::new("bash")
-        .arg(root().join("scripts/install-ansible.sh"))
+        .arg(workspace().join("scripts/install-ansible.sh"))
         .output()
         .expect("run scripts/install-ansible.sh");
     assert!(

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::{Ending, KeptOutput};
-use crate::{ErrorInfo, EventId, EventStatus, TerraformStatus};
+use crate::{Ending, KeptOutput};
+use history::{ErrorInfo, EventId, EventStatus, TerraformStatus};
 
 use super::TerraformCommand;
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::Redactor;
+use crate::Redactor;
 
 /// At most this many task results are kept (the rest are counted).
 const MAX_TASK_RESULTS: usize = 1_000;
@@ -315,7 +315,7 @@ fn json_message(rest: &str) -> Option<String> {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    crate::event::limits::truncate(&mut msg, MAX_MESSAGE_CHARS);
+    history::event::limits::truncate(&mut msg, MAX_MESSAGE_CHARS);
     Some(msg)
 }
 

@@ -1,8 +1,8 @@
 //! [`TerraformExecutor`]: runs the `terraform` CLI and records each run as an event.
 //!
 //! ```no_run
-//! # async fn demo(recorder: history::Recorder) -> Result<(), history::exec::ExecError> {
-//! use history::terraform::{TerraformCommand, TerraformExecutor};
+//! # async fn demo(recorder: history::Recorder) -> Result<(), history_exec::ExecError> {
+//! use history_exec::terraform::{TerraformCommand, TerraformExecutor};
 //!
 //! let run = TerraformExecutor::new(&recorder)
 //!     .working_dir("infra/vm-42")
@@ -25,7 +25,7 @@
 //! Sensitive variables reach Terraform as `TF_VAR_<name>` environment variables: never on the
 //! command line, never in the event, and scrubbed from every kept line and parsed message.
 //!
-//! [`TerraformStatus`]: crate::TerraformStatus
+//! [`TerraformStatus`]: history::TerraformStatus
 
 mod handler;
 mod run;
@@ -37,18 +37,17 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-pub use handler::TerraformExecution;
 pub use run::{
     ChangeSummary, Diagnostic, DiagnosticRange, OutputValue, ResourceChange, ResourceStatus,
     SourcePos, TerraformRun, UnknownMessage,
 };
 pub use ui::SUPPORTED_UI_MAJOR;
 
-use crate::exec::record::{process_setters, subject_setters, ProcessSettings, RunRecord};
-use crate::exec::redact::Secret;
-use crate::exec::{ExecError, ProcessCommand, Redactor, Subjects, REDACTED};
-use crate::{EventType, Recorder, TerraformStatus};
+use crate::record::{process_setters, subject_setters, ProcessSettings, RunRecord};
+use crate::redact::Secret;
+use crate::{ExecError, Execution, ProcessCommand, Redactor, Subjects, REDACTED};
 use handler::RunHandler;
+use history::{EventType, Recorder, TerraformStatus};
 use ui::UiState;
 
 /// The environment variable that names the `terraform` binary when the builder does not.
@@ -185,7 +184,7 @@ impl TerraformExecutor {
     /// [sensitive variable](TerraformExecutor::sensitive_var).
     pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let name = name.into();
-        if crate::__private::terraform::is_secret_name(&name) {
+        if history::__private::terraform::is_secret_name(&name) {
             return self.sensitive_var(name, value);
         }
         self.vars.push((name, value.into()));
@@ -250,7 +249,7 @@ impl TerraformExecutor {
 
     /// Starts `command` and returns a handle to watch, cancel or wait for it. Must be called
     /// inside a tokio runtime. Dropping the handle cancels the run.
-    pub fn start(&self, command: TerraformCommand) -> Result<TerraformExecution, ExecError> {
+    pub fn start(&self, command: TerraformCommand) -> Result<Execution<TerraformRun>, ExecError> {
         let redactor = Redactor::new(self.sensitive_vars.iter().map(|(_, v)| v.0.clone()));
         let mut record = RunRecord::new(
             &self.recorder,
@@ -283,7 +282,7 @@ impl TerraformExecutor {
             json: command != TerraformCommand::Init,
         };
         match process.start_with(handler) {
-            Ok(running) => Ok(TerraformExecution { event_id, running }),
+            Ok(running) => Ok(Execution::new(event_id, running)),
             Err(e) => {
                 not_started.record_not_started(&e);
                 Err(e)

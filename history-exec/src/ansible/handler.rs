@@ -4,9 +4,9 @@ use serde_json::{json, Value};
 
 use super::parse::OutputParser;
 use super::{AnsibleRun, AnsibleTarget};
-use crate::exec::record::{process_details, stopped_status, RunRecord};
-use crate::exec::{KeptOutput, LineAction, LineHandler, ProcessOutcome, StreamKind};
-use crate::{ErrorInfo, EventStatus};
+use crate::record::{process_details, stopped_status, RunRecord};
+use crate::{KeptOutput, LineAction, LineHandler, ProcessOutcome, StreamKind};
+use history::{ErrorInfo, EventStatus};
 
 /// Parses one run's output and records it when it ends.
 pub(super) struct RunHandler {

@@ -2,14 +2,14 @@
 //! and are recorded as `cancelled`; a late subscriber sees every line exactly once; output is
 //! kept head + tail.
 
-mod exec_support;
+mod support;
 
 use std::time::Duration;
 
-use exec_support::*;
-use history::exec::{Ending, ExecError, ProcessCommand, StreamKind};
-use history::terraform::{TerraformCommand, TerraformExecutor};
 use history::{EventStatus, TerraformStatus};
+use history_exec::terraform::{TerraformCommand, TerraformExecutor};
+use history_exec::{Ending, ExecError, ProcessCommand, StreamKind};
+use support::*;
 
 fn slow(db: &Db) -> TerraformExecutor {
     TerraformExecutor::new(&db.recorder)

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::exec::{Ending, ExecError, ProcessOutcome};
-use crate::{ErrorInfo, Event, EventId, EventStatus, EventType, Json, Recorder, SubjectId};
+use crate::{Ending, ExecError, ProcessOutcome};
+use history::{ErrorInfo, Event, EventId, EventStatus, EventType, Json, Recorder, SubjectId};
 
 /// Who and what a run concerns: copied onto its event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct Subjects {
 }
 
 impl Subjects {
-    /// Sets the ids on `event`; ids left unset are taken from the [`scope`](crate::scope) in
+    /// Sets the ids on `event`; ids left unset are taken from the [`scope`](history::scope) in
     /// effect, and the parent and trace from the tracked call the run is started in.
     fn apply(&self, event: &mut Event) {
         event.user_id = self.user_id.clone();
@@ -40,36 +40,12 @@ impl Subjects {
         event.organization_id = self.organization_id.clone();
         event.labels = self.labels.clone();
         event.correlation_id = self.correlation_id.clone();
-        crate::context::with_current(|cx| {
-            if let Some(cx) = cx {
-                let or = |mine: &mut Option<SubjectId>, outer: &Option<SubjectId>| {
-                    if mine.is_none() {
-                        mine.clone_from(outer);
-                    }
-                };
-                or(&mut event.user_id, &cx.user_id);
-                or(&mut event.vm_id, &cx.vm_id);
-                or(&mut event.credential_id, &cx.credential_id);
-                or(&mut event.organization_id, &cx.organization_id);
-                if event.correlation_id.is_none() {
-                    event.correlation_id.clone_from(&cx.correlation_id);
-                }
-                for (k, v) in &cx.labels {
-                    event.labels.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-        });
-        match (self.parent_id, crate::context::current_span()) {
-            (Some(parent), _) => {
-                event.parent_id = Some(parent);
-                event.trace_id = self.trace_id.or(Some(parent));
-            }
-            (None, Some(span)) => {
-                event.parent_id = Some(span.id);
-                event.trace_id = Some(span.trace_id);
-            }
-            (None, None) => event.trace_id = self.trace_id,
-        }
+        event.parent_id = self.parent_id;
+        event.trace_id = match self.parent_id {
+            Some(parent) => self.trace_id.or(Some(parent)),
+            None => self.trace_id,
+        };
+        history::context::fill_event(event);
     }
 }
 
@@ -137,22 +113,22 @@ macro_rules! process_setters {
 macro_rules! subject_setters {
     () => {
         /// Records the run as done by this user.
-        pub fn user_id(mut self, id: impl Into<$crate::SubjectId>) -> Self {
+        pub fn user_id(mut self, id: impl Into<history::SubjectId>) -> Self {
             self.subjects.user_id = Some(id.into());
             self
         }
         /// Records the run as concerning this VM.
-        pub fn vm_id(mut self, id: impl Into<$crate::SubjectId>) -> Self {
+        pub fn vm_id(mut self, id: impl Into<history::SubjectId>) -> Self {
             self.subjects.vm_id = Some(id.into());
             self
         }
         /// Records the run as using this credential.
-        pub fn credential_id(mut self, id: impl Into<$crate::SubjectId>) -> Self {
+        pub fn credential_id(mut self, id: impl Into<history::SubjectId>) -> Self {
             self.subjects.credential_id = Some(id.into());
             self
         }
         /// Records the run as done for this organization.
-        pub fn organization_id(mut self, id: impl Into<$crate::SubjectId>) -> Self {
+        pub fn organization_id(mut self, id: impl Into<history::SubjectId>) -> Self {
             self.subjects.organization_id = Some(id.into());
             self
         }
@@ -167,13 +143,13 @@ macro_rules! subject_setters {
             self
         }
         /// Records the run as part of this event (and its trace).
-        pub fn parent(mut self, parent_id: $crate::EventId, trace_id: $crate::EventId) -> Self {
+        pub fn parent(mut self, parent_id: history::EventId, trace_id: history::EventId) -> Self {
             self.subjects.parent_id = Some(parent_id);
             self.subjects.trace_id = Some(trace_id);
             self
         }
         /// Sets all ids and labels at once.
-        pub fn subjects(mut self, subjects: $crate::exec::Subjects) -> Self {
+        pub fn subjects(mut self, subjects: $crate::Subjects) -> Self {
             self.subjects = subjects;
             self
         }
@@ -225,7 +201,7 @@ impl RunRecord {
             ErrorInfo::from_error(error).with_kind(error.kind()),
         ));
         if self.event.terraform_status.is_some() {
-            self.event.terraform_status = Some(crate::TerraformStatus::Failed);
+            self.event.terraform_status = Some(history::TerraformStatus::Failed);
         }
         self.record();
     }
