@@ -30,7 +30,8 @@ macro_rules! insert_head {
 /// Insert one event unless its id is stored (then nothing changes: the caller updates).
 pub(crate) const INSERT_NEW: &str = concat!(insert_head!(), " ON CONFLICT (id) DO NOTHING");
 
-/// Insert or replace one event by id.
+/// Insert one event, or replace the stored one of its id when the new one is further along
+/// ([`Event::replaces`](history::Event::replaces): the same rule, in SQL).
 pub(crate) const UPSERT: &str = concat!(
     insert_head!(),
     " ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, \
@@ -42,7 +43,17 @@ pub(crate) const UPSERT: &str = concat!(
     correlation_id = excluded.correlation_id, labels = excluded.labels, \
     parameters = excluded.parameters, result = excluded.result, error = excluded.error, \
     terraform_status = excluded.terraform_status, execution = excluded.execution, \
-    owner = excluded.owner"
+    owner = excluded.owner \
+    WHERE (CASE excluded.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
+        WHEN 'interrupted' THEN 2 ELSE 3 END) \
+      > (CASE events.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
+        WHEN 'interrupted' THEN 2 ELSE 3 END) \
+    OR ((CASE excluded.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
+        WHEN 'interrupted' THEN 2 ELSE 3 END) \
+      = (CASE events.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
+        WHEN 'interrupted' THEN 2 ELSE 3 END) \
+      AND (excluded.status IN ('pending', 'in_progress') \
+        OR coalesce(excluded.finished_at, 0) >= coalesce(events.finished_at, 0)))"
 );
 
 /// Microseconds since the Unix epoch.

@@ -163,7 +163,10 @@ fn write_rows_counting(
                         r.get::<_, Option<i64>>(3)?,
                     ))
                 })?;
-                codec::write(&mut upsert, e, owner)?;
+                if codec::write(&mut upsert, e, owner)? == 0 {
+                    // The stored record is further along (a resent or replayed older one).
+                    continue;
+                }
                 deltas.remove(started, &ty, &st, duration);
             }
             deltas.add(

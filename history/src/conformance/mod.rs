@@ -14,6 +14,7 @@
 mod capability_cases;
 mod data;
 mod query_cases;
+mod state_cases;
 
 use crate::event::Event;
 use crate::store::{HistoryStore, Query};
@@ -29,6 +30,7 @@ pub use query_cases::{
     get_returns_what_was_written, invalid_queries_are_rejected, limit_is_respected,
     ordering_both_ways_with_ties, total_counts_every_match, upsert_is_idempotent,
 };
+pub use state_cases::final_state_wins;
 
 /// What a conformance case is given: a store, possibly with something that must outlive it.
 pub trait Fixture {
@@ -81,6 +83,7 @@ macro_rules! conformance_tests {
             retention_rules_with_dry_run,
             export_round_trip,
             diff_of_stored_events,
+            final_state_wins,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -5,6 +5,7 @@ mod error_info;
 mod ids;
 mod kind;
 pub mod limits;
+mod progress;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

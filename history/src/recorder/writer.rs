@@ -5,6 +5,7 @@
 //! once the store works again. A batch refused with a permanent error is split in halves until
 //! the offending records are isolated: only those are lost (counted and reported by `flush`).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
@@ -455,7 +456,8 @@ impl Writer {
         st.last_error = Some(error);
     }
 
-    /// Keeps only the last record of each id, in place and in order: a call's in-progress
+    /// Keeps only the last record of each id (unless an earlier one is further along: see
+    /// [`Event::replaces`]), in place and in order: a call's in-progress
     /// record and its final record in one batch cost one row write.
     fn merge_same_ids(&mut self, batch: &mut Vec<Event>) {
         merge_same_ids(batch, &mut self.last_of);
@@ -493,7 +495,17 @@ fn merge_same_ids(batch: &mut Vec<Event>, last_of: &mut IdMap) {
     last_of.clear();
     last_of.reserve(batch.len());
     for (i, e) in batch.iter().enumerate() {
-        last_of.insert(e.id, i);
+        match last_of.entry(e.id) {
+            Entry::Occupied(mut kept) => {
+                // The same rule as the stores': an older record never replaces a newer one.
+                if e.replaces(&batch[*kept.get()]) {
+                    kept.insert(i);
+                }
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
+        }
     }
     if last_of.len() == batch.len() {
         return;

@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: the reference store, kept in memory.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use parking_lot::RwLock;
@@ -44,7 +45,16 @@ impl HistoryStore for MemoryStore {
     fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
         let mut events = self.events.write();
         for e in batch {
-            events.insert(e.id, e.clone());
+            match events.entry(e.id) {
+                Entry::Occupied(mut stored) => {
+                    if e.replaces(stored.get()) {
+                        stored.insert(e.clone());
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(e.clone());
+                }
+            }
         }
         Ok(())
     }

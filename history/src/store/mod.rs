@@ -23,8 +23,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// (`history::conformance`, feature `conformance`), of which [`MemoryStore`] is the reference.
 pub trait HistoryStore: Send + Sync + 'static {
     /// Writes `batch` atomically (one transaction). Upserts by id: writing an event whose id
-    /// is stored replaces it, so writing the same batch twice stores it once. When one id
-    /// appears more than once in a batch, the last one wins.
+    /// is stored replaces it if [`Event::replaces`] says so (stored state only moves forward:
+    /// an in-progress or older record arriving after the final one is ignored), so writing
+    /// the same batch twice stores it once. Records of one id within a batch are applied in
+    /// order under the same rule.
     fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError>;
 
     /// Group commit: writes `batch` into a transaction the store keeps open, to be made
