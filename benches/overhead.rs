@@ -69,7 +69,7 @@ impl HistoryStore for Discard {
             "the discarding store keeps nothing".into(),
         ))
     }
-    fn count(&self, _: &Query) -> Result<u64, StoreError> {
+    fn count(&self, _: &history::Filter) -> Result<u64, StoreError> {
         Ok(0)
     }
 }

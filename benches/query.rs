@@ -211,7 +211,8 @@ fn queries(c: &mut Criterion) {
         })
     });
 
-    let week = StatsQuery::new(Query::new().since(end_time() - chrono::Duration::days(7)));
+    let week =
+        StatsQuery::new(history::Filter::new().since(end_time() - chrono::Duration::days(7)));
     g.sample_size(10);
     g.bench_function("stats_7_days_p95", |b| {
         b.iter(|| store.stats(&week).expect("stats"))

@@ -39,7 +39,7 @@ impl HistoryStore for Batches {
     fn query(&self, q: &Query) -> Result<Page<Event>, StoreError> {
         self.inner.query(q)
     }
-    fn count(&self, q: &Query) -> Result<u64, StoreError> {
+    fn count(&self, q: &history::Filter) -> Result<u64, StoreError> {
         self.inner.count(q)
     }
 }
@@ -280,7 +280,7 @@ impl HistoryStore for Gated {
     fn query(&self, q: &Query) -> Result<Page<Event>, StoreError> {
         self.inner.query(q)
     }
-    fn count(&self, q: &Query) -> Result<u64, StoreError> {
+    fn count(&self, q: &history::Filter) -> Result<u64, StoreError> {
         self.inner.count(q)
     }
 }

@@ -55,7 +55,7 @@ impl<S: HistoryStore> HistoryStore for Counting<S> {
     fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
         self.inner.query(query)
     }
-    fn count(&self, query: &Query) -> Result<u64, StoreError> {
+    fn count(&self, query: &history::Filter) -> Result<u64, StoreError> {
         self.inner.count(query)
     }
 }

@@ -161,7 +161,7 @@ impl HistoryStore for PanickingStore {
     fn query(&self, _: &Query) -> Result<Page<Event>, StoreError> {
         Err(StoreError::InvalidQuery("no queries".into()))
     }
-    fn count(&self, _: &Query) -> Result<u64, StoreError> {
+    fn count(&self, _: &history::Filter) -> Result<u64, StoreError> {
         Ok(0)
     }
 }

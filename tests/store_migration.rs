@@ -140,7 +140,7 @@ fn rollups_match(version: u32) {
         .exact_stats_up_to(0)
         .open(&path)
         .unwrap();
-    let q = history::stats::StatsQuery::new(Query::new());
+    let q = history::stats::StatsQuery::new(history::Filter::new());
     let want = history::stats::compute(&q, &events).summary;
     let got = store.stats(&q).unwrap().summary;
     assert_eq!(got.total, want.total);

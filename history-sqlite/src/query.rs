@@ -1,18 +1,19 @@
-//! [`Query`] to SQL: a `WHERE` clause with bound values, and the keyset condition.
+//! [`Filter`] and [`Query`] to SQL: a `WHERE` clause with bound values, and the keyset
+//! condition.
 
-use history::{Order, Query};
+use history::{Filter, Order, Query};
 use rusqlite::types::Value;
 
 use crate::codec::{duration_micros, micros, subject_value};
 
 /// A `WHERE` clause (always valid SQL, `1` when nothing is filtered) and its values.
 #[derive(Debug, Default)]
-pub(crate) struct Filter {
+pub(crate) struct Where {
     pub sql: String,
     pub values: Vec<Value>,
 }
 
-impl Filter {
+impl Where {
     fn and(&mut self, clause: &str) {
         if !self.sql.is_empty() {
             self.sql.push_str(" AND ");
@@ -35,9 +36,9 @@ impl Filter {
     }
 }
 
-/// The filters of `q` (not its cursor).
-pub(crate) fn filter(q: &Query) -> Filter {
-    let mut f = Filter::default();
+/// The conditions of `q`.
+pub(crate) fn filter(q: &Filter) -> Where {
+    let mut f = Where::default();
     if !q.event_types.is_empty() {
         let list: Vec<String> = q
             .event_types
@@ -133,7 +134,7 @@ pub(crate) fn order_by(order: Order) -> &'static str {
 
 /// Adds the keyset condition of `q`'s cursor, written out (`ts <= ? AND (ts < ? OR id < ?)`)
 /// rather than as a row value, whose plan leaves the index after `ANALYZE`.
-pub(crate) fn add_cursor(f: &mut Filter, q: &Query) {
+pub(crate) fn add_cursor(f: &mut Where, q: &Query) {
     let Some(c) = &q.cursor else { return };
     let ts = f.bind(Value::Integer(micros(c.started_at)));
     let id = f.bind(Value::Blob(c.id.as_bytes().to_vec()));

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use history::stats::{
     Bucket, DurationStats, GroupBy, GroupKey, Stats, StatsCollector, StatsQuery, Summary,
 };
-use history::{EventStatus, EventType, Query, SubjectId};
+use history::{EventStatus, EventType, Filter, SubjectId};
 use rusqlite::params_from_iter;
 use rusqlite::types::{Value, ValueRef};
 
 use crate::codec::micros;
-use crate::query::{filter, Filter};
+use crate::query::{filter, Where};
 use crate::rollup::{bucket_value, decode, hour_of, Cell, HOUR_US};
 use crate::{SqliteError, SqliteStore};
 
@@ -82,15 +82,11 @@ pub(crate) fn stats(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, Sqlite
 /// by nothing, type, hour or day.
 fn rollups_answer(q: &StatsQuery) -> bool {
     let f = &q.filter;
-    let mut only = Query::new();
+    let mut only = Filter::new();
     only.event_types = f.event_types.clone();
     only.statuses = f.statuses.clone();
     only.since = f.since;
     only.until = f.until;
-    only.order = f.order;
-    only.limit = f.limit;
-    only.cursor = f.cursor;
-    only.with_total = f.with_total;
     only == *f
         && matches!(
             q.group_by,
@@ -189,7 +185,7 @@ fn from_rollups(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, SqliteErro
     let mut statuses = Vec::new();
     store.inner().read(|conn| {
         if whole_hours {
-            let mut f = Filter::default();
+            let mut f = Where::default();
             let mut clauses = Vec::new();
             if let Some(a) = first {
                 f.values.push(Value::Integer(a));

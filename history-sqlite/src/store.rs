@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use history::retention::{PurgeReport, Retention};
 use history::stats::{Stats, StatsQuery};
-use history::{Cursor, Event, EventId, HistoryStore, Page, Query, StoreError};
+use history::{Cursor, Event, EventId, Filter, HistoryStore, Page, Query, StoreError};
 use parking_lot::Mutex;
 use rusqlite::{params_from_iter, Connection};
 
@@ -392,7 +392,7 @@ impl HistoryStore for SqliteStore {
         })
     }
 
-    fn count(&self, query: &Query) -> Result<u64, StoreError> {
+    fn count(&self, query: &Filter) -> Result<u64, StoreError> {
         let f = filter(query);
         let sql = format!("SELECT count(*) FROM events WHERE {}", f.clause());
         self.inner

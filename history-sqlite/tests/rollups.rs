@@ -6,7 +6,7 @@ use std::time::Duration;
 use history::conformance::{base_time, collect_pages, sample_events};
 use history::retention::Retention;
 use history::stats::{compute, Bucket, GroupBy, Stats, StatsQuery, Summary};
-use history::{EventStatus, EventType, HistoryStore, Query};
+use history::{EventStatus, EventType, Filter, HistoryStore, Query};
 use history_sqlite::SqliteStore;
 
 fn close(a: Duration, b: Duration) -> bool {
@@ -53,23 +53,23 @@ fn check(store: &SqliteStore, q: &StatsQuery, what: &str) {
 fn queries() -> Vec<(&'static str, StatsQuery)> {
     let t = |m: i64| base_time() + chrono::Duration::minutes(m);
     vec![
-        ("all", StatsQuery::new(Query::new())),
+        ("all", StatsQuery::new(Filter::new())),
         (
             "by type",
-            StatsQuery::new(Query::new()).group_by(GroupBy::EventType),
+            StatsQuery::new(Filter::new()).group_by(GroupBy::EventType),
         ),
         (
             "by hour",
-            StatsQuery::new(Query::new()).group_by(GroupBy::Time(Bucket::Hour)),
+            StatsQuery::new(Filter::new()).group_by(GroupBy::Time(Bucket::Hour)),
         ),
         (
             "by day",
-            StatsQuery::new(Query::new()).group_by(GroupBy::Time(Bucket::Day)),
+            StatsQuery::new(Filter::new()).group_by(GroupBy::Time(Bucket::Day)),
         ),
         (
             "types and statuses",
             StatsQuery::new(
-                Query::new()
+                Filter::new()
                     .event_type(EventType::VmCreate)
                     .event_type(EventType::TerraformApply)
                     .status(EventStatus::Success)
@@ -78,16 +78,16 @@ fn queries() -> Vec<(&'static str, StatsQuery)> {
         ),
         (
             "unaligned range",
-            StatsQuery::new(Query::new().since(t(1_000 + 17)).until(t(9_000 + 5))),
+            StatsQuery::new(Filter::new().since(t(1_000 + 17)).until(t(9_000 + 5))),
         ),
         (
             "aligned range by day",
-            StatsQuery::new(Query::new().since(t(24 * 60)).until(t(5 * 24 * 60)))
+            StatsQuery::new(Filter::new().since(t(24 * 60)).until(t(5 * 24 * 60)))
                 .group_by(GroupBy::Time(Bucket::Day)),
         ),
         (
             "within one hour",
-            StatsQuery::new(Query::new().since(t(36 * 60 + 1)).until(t(36 * 60 + 59))),
+            StatsQuery::new(Filter::new().since(t(36 * 60 + 1)).until(t(36 * 60 + 59))),
         ),
     ]
 }
@@ -172,7 +172,7 @@ fn rebuilt_rollups_agree_with_events_deleted_behind_the_stores_back() {
         .unwrap();
     assert!(gone > 50);
     drop(raw);
-    let all = StatsQuery::new(Query::new());
+    let all = StatsQuery::new(Filter::new());
     let drifted = store.stats(&all).unwrap();
     assert_eq!(
         drifted.summary.total, 600,

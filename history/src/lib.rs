@@ -5,8 +5,8 @@
 //! what failed and why, and how long it took.
 //!
 //! - [`event`]: the data model — [`Event`], [`EventType`], [`EventStatus`], [`ErrorInfo`].
-//! - [`store`]: where events are kept — the [`HistoryStore`] trait, [`Query`] and [`Page`],
-//!   and the reference [`MemoryStore`]. The embedded default is `history_sqlite::SqliteStore`.
+//! - [`store`]: where events are kept — the [`HistoryStore`] trait, [`Filter`] (which
+//!   events), [`Query`] and [`Page`] (one page of them), and the reference [`MemoryStore`]. The embedded default is `history_sqlite::SqliteStore`.
 //! - [`context`]: nesting of tracked calls and the ids a [`scope`] supplies.
 //! - [`stats`], [`retention`], [`export`], [`diff`]: statistics, purging old events, streaming
 //!   JSON Lines / CSV export, and comparing two events — over any store.
@@ -64,7 +64,7 @@ pub use event::{
 pub use global::{current, init, set_default, with_default, DefaultGuard, ScopedGuard};
 pub use json::Json;
 pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};
-pub use store::{Cursor, HistoryStore, MemoryStore, Order, Page, Query, StoreError};
+pub use store::{Cursor, Filter, HistoryStore, MemoryStore, Order, Page, Query, StoreError};
 
 #[doc = include_str!("../docs/track_history.md")]
 pub use history_macros::track_history;

@@ -1,17 +1,17 @@
 //! Retention: which old events to delete ([`Retention`]), and what a purge did
 //! ([`PurgeReport`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, EventId, EventStatus, EventType, SubjectId};
-use crate::store::{Query, StoreError};
+use crate::store::{Filter, StoreError};
 
-/// Which events a purge deletes: those matching `filter` (every filter of [`Query`] works:
-/// age, status, type, …), except the newest `keep_last` of each subject when that is set.
+/// Which events a purge deletes: those matching `filter` (every condition of [`Filter`]
+/// works: age, status, type, …), except the newest `keep_last` of each subject when that is set.
 ///
 /// With `keep_last`, only events that have the subject are candidates: "keep the last 100
 /// runs per VM" never deletes events that concern no VM. A policy must say something: an
@@ -32,8 +32,8 @@ use crate::store::{Query, StoreError};
 #[serde(default)]
 #[non_exhaustive]
 pub struct Retention {
-    /// Which events may go (order, limit and cursor are ignored).
-    pub filter: Query,
+    /// Which events may go.
+    pub filter: Filter,
     /// Never delete the newest N events of each subject.
     pub keep_last: Option<KeepLast>,
     /// Only report what would go.
@@ -71,22 +71,26 @@ impl Subject {
 
 impl Retention {
     /// Events matching `filter`.
-    pub fn matching(filter: Query) -> Retention {
+    pub fn matching(filter: Filter) -> Retention {
         Retention {
             filter,
             keep_last: None,
             dry_run: false,
         }
     }
-    /// Events that started more than `age` ago.
+    /// Events that started more than `age` ago. An age reaching back before the earliest
+    /// time the calendar holds (some 262,000 years) selects nothing: no event is that old.
     pub fn older_than(age: Duration) -> Retention {
-        let cutoff =
-            crate::now() - chrono::Duration::from_std(age).unwrap_or(chrono::TimeDelta::MAX);
+        let now = crate::now();
+        let cutoff = chrono::TimeDelta::from_std(age)
+            .ok()
+            .and_then(|age| now.checked_sub_signed(age))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         Retention::before(cutoff)
     }
     /// Events that started before `t`.
     pub fn before(t: DateTime<Utc>) -> Retention {
-        Retention::matching(Query::new().until(t))
+        Retention::matching(Filter::new().until(t))
     }
     /// Only events with this status (may be given several times).
     pub fn status(mut self, s: EventStatus) -> Retention {
@@ -128,35 +132,57 @@ impl Retention {
         Ok(())
     }
 
-    /// The ids `self` selects among `events`: the meaning of a policy, which every store must
-    /// agree with.
-    pub fn select<'a>(&self, events: impl IntoIterator<Item = &'a Event> + Clone) -> Vec<EventId> {
-        let protected: HashSet<EventId> = match self.keep_last {
-            None => HashSet::new(),
-            Some(k) => {
-                let mut per: BTreeMap<&SubjectId, Vec<&Event>> = BTreeMap::new();
-                for e in events.clone() {
-                    if let Some(s) = k.per.of(e) {
-                        per.entry(s).or_default().push(e);
-                    }
-                }
-                per.into_values()
-                    .flat_map(|mut v| {
-                        v.sort_by_key(|e| std::cmp::Reverse((e.started_at, e.id)));
-                        v.into_iter().take(k.count as usize).map(|e| e.id)
-                    })
-                    .collect()
-            }
-        };
+    /// The ids `self` selects among `events` (every stored event: `keep_last` counts the
+    /// newest of each subject whether they match or not), newest first: the meaning of a
+    /// policy, which every store must agree with.
+    pub fn select<'a>(&self, events: impl IntoIterator<Item = &'a Event>) -> Vec<EventId> {
+        let mut events: Vec<&Event> = events.into_iter().collect();
+        events.sort_by_key(|e| std::cmp::Reverse((e.started_at, e.id)));
+        let mut selection = self.selection();
         events
             .into_iter()
-            .filter(|e| self.filter.matches(e))
-            .filter(|e| match self.keep_last {
-                None => true,
-                Some(k) => k.per.of(e).is_some() && !protected.contains(&e.id),
-            })
+            .filter(|e| selection.selects(e))
             .map(|e| e.id)
             .collect()
+    }
+
+    /// Selects events one at a time, as [`select`](Retention::select) does, for a caller
+    /// that reads the store page by page: offer every event newest first (with `keep_last`,
+    /// every stored event; without, the matching ones suffice). Memory grows with the number
+    /// of subjects, not of events.
+    pub fn selection(&self) -> Selection<'_> {
+        Selection {
+            policy: self,
+            seen: HashMap::new(),
+        }
+    }
+}
+
+/// A [`Retention`] policy applied to a stream of events, newest first; see
+/// [`Retention::selection`].
+#[derive(Debug)]
+pub struct Selection<'a> {
+    policy: &'a Retention,
+    /// Per subject: how many of its events came by so far.
+    seen: HashMap<SubjectId, u64>,
+}
+
+impl Selection<'_> {
+    /// Whether the policy deletes `event`, the next one in newest-first order.
+    pub fn selects(&mut self, event: &Event) -> bool {
+        let kept = match self.policy.keep_last {
+            None => false,
+            Some(k) => match k.per.of(event) {
+                // Only events that have the subject are candidates.
+                None => true,
+                Some(subject) => {
+                    let n = self.seen.entry(subject.clone()).or_insert(0);
+                    *n += 1;
+                    *n <= k.count
+                }
+            },
+        };
+        !kept && self.policy.filter.matches(event)
     }
 }
 
@@ -177,16 +203,26 @@ pub struct PurgeReport {
 impl PurgeReport {
     /// A report over the events selected.
     pub fn of<'a>(selected: impl IntoIterator<Item = &'a Event>, dry_run: bool) -> PurgeReport {
-        let mut r = PurgeReport {
-            dry_run,
-            ..PurgeReport::default()
-        };
+        let mut r = PurgeReport::empty(dry_run);
         for e in selected {
-            r.deleted += 1;
-            r.oldest = Some(r.oldest.map_or(e.started_at, |t| t.min(e.started_at)));
-            r.newest = Some(r.newest.map_or(e.started_at, |t| t.max(e.started_at)));
+            r.add(e);
         }
         r
+    }
+
+    /// A report of nothing deleted yet.
+    pub fn empty(dry_run: bool) -> PurgeReport {
+        PurgeReport {
+            dry_run,
+            ..PurgeReport::default()
+        }
+    }
+
+    /// Counts one more selected event.
+    pub fn add(&mut self, e: &Event) {
+        self.deleted += 1;
+        self.oldest = Some(self.oldest.map_or(e.started_at, |t| t.min(e.started_at)));
+        self.newest = Some(self.newest.map_or(e.started_at, |t| t.max(e.started_at)));
     }
 }
 
@@ -266,6 +302,24 @@ mod tests {
     use crate::{EventType, HistoryStore, MemoryStore};
 
     #[test]
+    fn an_age_beyond_the_calendar_selects_nothing_and_never_panics() {
+        let store = MemoryStore::new();
+        store
+            .write_batch(&[Event::new(EventType::VmStart, "a")])
+            .unwrap();
+        let ten_million_years = Duration::from_secs(10_000_000 * 365 * 86_400);
+        for age in [ten_million_years, Duration::MAX] {
+            let policy = Retention::older_than(age);
+            assert_eq!(policy.filter.until, Some(DateTime::<Utc>::MIN_UTC));
+            assert_eq!(store.purge(&policy).unwrap().deleted, 0);
+        }
+        assert_eq!(store.len(), 1);
+        // An age within the calendar still counts back from now.
+        let day = Retention::older_than(Duration::from_secs(86_400));
+        assert!(day.filter.until.is_some_and(|t| t < crate::now()));
+    }
+
+    #[test]
     fn a_schedule_purges_repeatedly_until_dropped() {
         let store = std::sync::Arc::new(MemoryStore::new());
         let mut failed = Event::new(EventType::VmStart, "a");
@@ -274,7 +328,7 @@ mod tests {
             .write_batch(&[failed, Event::new(EventType::VmStart, "b")])
             .unwrap();
         let schedule = RetentionSchedule::start(store.clone(), Duration::from_millis(5), || {
-            Retention::matching(Query::new().status(EventStatus::Failed))
+            Retention::matching(Filter::new().status(EventStatus::Failed))
         })
         .unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -13,14 +13,13 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, EventStatus, EventType, SubjectId};
-use crate::store::Query;
+use crate::store::Filter;
 
-/// Which statistics to compute: the events that match `filter` (its order, limit and cursor
-/// are ignored), optionally split into groups.
+/// Which statistics to compute: the events that match `filter`, optionally split into groups.
 ///
 /// ```
-/// use history::{stats::{GroupBy, StatsQuery}, EventType, Query};
-/// let q = StatsQuery::new(Query::new().event_type(EventType::TerraformApply))
+/// use history::{stats::{GroupBy, StatsQuery}, EventType, Filter};
+/// let q = StatsQuery::new(Filter::new().event_type(EventType::TerraformApply))
 ///     .group_by(GroupBy::Operation);
 /// assert_eq!(q.group_by, Some(GroupBy::Operation));
 /// ```
@@ -29,14 +28,14 @@ use crate::store::Query;
 #[non_exhaustive]
 pub struct StatsQuery {
     /// Which events count.
-    pub filter: Query,
+    pub filter: Filter,
     /// Split the figures by this key (none: only the overall summary).
     pub group_by: Option<GroupBy>,
 }
 
 impl StatsQuery {
     /// Statistics over the events matching `filter`.
-    pub fn new(filter: Query) -> StatsQuery {
+    pub fn new(filter: Filter) -> StatsQuery {
         StatsQuery {
             filter,
             group_by: None,

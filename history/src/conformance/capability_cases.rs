@@ -9,7 +9,7 @@ use crate::diff::{diff, Change};
 use crate::event::{Event, EventId, EventStatus, EventType};
 use crate::retention::{PurgeReport, Retention, Subject};
 use crate::stats::{compute, Bucket, GroupBy, StatsQuery};
-use crate::store::{HistoryStore, Query};
+use crate::store::{Filter, HistoryStore, Query};
 
 fn loaded(store: &dyn HistoryStore, n: usize, seed: u64) -> Vec<Event> {
     let data = sample_events(n, seed);
@@ -24,11 +24,11 @@ pub fn stats_agree_with_naive_computation(store: &dyn HistoryStore) {
     let data = loaded(store, 400, 21);
     let t = |h: i64| base_time() + chrono::Duration::hours(h);
     let filters = [
-        Query::new(),
-        Query::new().event_type(EventType::TerraformApply),
-        Query::new().since(t(30)).until(t(150)),
-        Query::new().user_id(1).status(EventStatus::Failed),
-        Query::new().user_id(-1),
+        Filter::new(),
+        Filter::new().event_type(EventType::TerraformApply),
+        Filter::new().since(t(30)).until(t(150)),
+        Filter::new().user_id(1).status(EventStatus::Failed),
+        Filter::new().user_id(-1),
     ];
     let groups = [
         None,
@@ -49,7 +49,7 @@ pub fn stats_agree_with_naive_computation(store: &dyn HistoryStore) {
             assert_eq!(got, want, "stats of {f:?} grouped by {g:?}");
         }
     }
-    let all = store.stats(&StatsQuery::new(Query::new())).expect("stats");
+    let all = store.stats(&StatsQuery::new(Filter::new())).expect("stats");
     assert_eq!(all.summary.total, 400);
     assert!(all.summary.duration.is_some_and(|d| d.p95 >= d.p50));
 }
@@ -65,9 +65,9 @@ pub fn retention_rules_with_dry_run(store: &dyn HistoryStore) {
         .is_err());
     let policies = [
         Retention::before(base_time() + chrono::Duration::days(2)).status(EventStatus::Success),
-        Retention::matching(Query::new().event_type(EventType::ApiRequest)),
+        Retention::matching(Filter::new().event_type(EventType::ApiRequest)),
         Retention::before(base_time() + chrono::Duration::days(1)).event_type(EventType::VmStart),
-        Retention::matching(Query::new().status(EventStatus::Failed)).keep_last(Subject::Vm, 3),
+        Retention::matching(Filter::new().status(EventStatus::Failed)).keep_last(Subject::Vm, 3),
         Retention::default().keep_last(Subject::User, 10),
         Retention::older_than(Duration::from_secs(1)).status(EventStatus::Cancelled),
     ];

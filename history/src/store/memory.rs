@@ -8,7 +8,7 @@ use parking_lot::RwLock;
 use crate::event::{Event, EventId};
 use crate::retention::{PurgeReport, Retention};
 use crate::stats::{Stats, StatsQuery};
-use crate::store::{Cursor, HistoryStore, Order, Page, Query, StoreError};
+use crate::store::{Cursor, Filter, HistoryStore, Order, Page, Query, StoreError};
 
 /// Keeps events in memory. The reference implementation of [`HistoryStore`]: simple enough
 /// to be obviously right, used by tests and prototypes. Queries scan every event.
@@ -87,12 +87,12 @@ impl HistoryStore for MemoryStore {
         })
     }
 
-    fn count(&self, query: &Query) -> Result<u64, StoreError> {
+    fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
         Ok(self
             .events
             .read()
             .values()
-            .filter(|e| query.matches(e))
+            .filter(|e| filter.matches(e))
             .count() as u64)
     }
 

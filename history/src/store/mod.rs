@@ -1,20 +1,21 @@
 //! Where events are kept: the [`HistoryStore`] trait every backend implements.
 
+pub(crate) mod error;
+pub(crate) mod filter;
 mod memory;
-mod query;
+pub(crate) mod query;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use error::{BoxError, StoreError};
+pub use filter::Filter;
 pub use memory::MemoryStore;
 pub use query::{Cursor, Order, Page, Query, DEFAULT_LIMIT, MAX_LIMIT};
 
 use crate::event::{Event, EventId};
 use crate::retention::{PurgeReport, Retention};
-use crate::stats::{Stats, StatsQuery};
-
-/// A boxed error from a backend.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::stats::{GroupKey, Stats, StatsCollector, StatsQuery};
 
 /// A storage backend for events.
 ///
@@ -55,8 +56,8 @@ pub trait HistoryStore: Send + Sync + 'static {
     /// One page of the events that match `query`, in its order, with a cursor for the next.
     fn query(&self, query: &Query) -> Result<Page<Event>, StoreError>;
 
-    /// How many events match `query`'s filters (its order, limit and cursor are ignored).
-    fn count(&self, query: &Query) -> Result<u64, StoreError>;
+    /// How many events match `filter` (a [`Query`] derefs to its filter, so `&query` works).
+    fn count(&self, filter: &Filter) -> Result<u64, StoreError>;
 
     /// Where a [`Recorder`](crate::Recorder) keeps batches while this store keeps failing
     /// (a file beside the database), unless told otherwise. `None` (the default): nowhere.
@@ -66,26 +67,25 @@ pub trait HistoryStore: Send + Sync + 'static {
 
     /// Counts, success rate and duration percentiles of the events matching `query.filter`,
     /// optionally grouped. The figures are defined by [`stats::compute`](crate::stats::compute).
-    /// The default reads every matching event through [`HistoryStore::query`]; backends
-    /// answer faster.
+    /// The default reads the matching events page by page through [`HistoryStore::query`]
+    /// (memory grows with the number of durations, never with the events); backends answer
+    /// faster.
     fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
-        let mut events = Vec::new();
-        let mut q = query.filter.clone();
-        q.limit = MAX_LIMIT;
-        q.cursor = None;
-        loop {
-            let page = self.query(&q)?;
-            events.extend(page.items);
-            match page.next_cursor {
-                Some(c) => q.cursor = Some(c),
-                None => break,
-            }
-        }
-        Ok(crate::stats::compute(query, &events))
+        query.filter.validate()?;
+        let mut stats = StatsCollector::new();
+        for_each_page(self, Query::matching(query.filter.clone()), |e| {
+            stats.add(
+                query.group_by.map(|g| GroupKey::of(e, g)),
+                e.status,
+                e.duration,
+            );
+        })?;
+        Ok(stats.finish())
     }
 
     /// Deletes the events `policy` selects (see [`Retention::select`]), or only reports
-    /// them on a dry run. The default supports only dry runs.
+    /// them on a dry run. The default supports only dry runs: it reads the store page by page
+    /// (memory grows with the number of subjects under `keep_last`, never with the events).
     fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
         policy.validate()?;
         if !policy.dry_run {
@@ -93,21 +93,42 @@ pub trait HistoryStore: Send + Sync + 'static {
                 "this store does not support deleting events".into(),
             ));
         }
-        let mut events = Vec::new();
-        let mut q = Query::new().limit(MAX_LIMIT);
-        loop {
-            let page = self.query(&q)?;
-            events.extend(page.items);
-            match page.next_cursor {
-                Some(c) => q.cursor = Some(c),
-                None => break,
+        let mut selection = policy.selection();
+        let mut report = PurgeReport::empty(true);
+        // Keeping the newest N per subject looks at every event of a subject, matching or not.
+        let pages = match policy.keep_last {
+            None => Query::matching(policy.filter.clone()),
+            Some(_) => Query::new(),
+        };
+        for_each_page(self, pages, |e| {
+            if selection.selects(e) {
+                report.add(e);
             }
+        })?;
+        Ok(report)
+    }
+}
+
+/// Events read per page by the default [`HistoryStore::stats`] and [`HistoryStore::purge`].
+pub const SCAN_PAGE: usize = 1_000;
+
+/// Calls `each` with every event `query` matches, newest first, [`SCAN_PAGE`] at a time.
+fn for_each_page<S: HistoryStore + ?Sized>(
+    store: &S,
+    mut query: Query,
+    mut each: impl FnMut(&Event),
+) -> Result<(), StoreError> {
+    query.order = Order::NewestFirst;
+    query.limit = SCAN_PAGE;
+    query.cursor = None;
+    query.with_total = false;
+    loop {
+        let page = store.query(&query)?;
+        page.items.iter().for_each(&mut each);
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return Ok(()),
         }
-        let ids: std::collections::HashSet<EventId> = policy.select(&events).into_iter().collect();
-        Ok(PurgeReport::of(
-            events.iter().filter(|e| ids.contains(&e.id)),
-            true,
-        ))
     }
 }
 
@@ -127,8 +148,8 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Arc<S> {
     fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
         (**self).query(query)
     }
-    fn count(&self, query: &Query) -> Result<u64, StoreError> {
-        (**self).count(query)
+    fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
+        (**self).count(filter)
     }
     fn spill_path(&self) -> Option<PathBuf> {
         (**self).spill_path()
@@ -157,8 +178,8 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Box<S> {
     fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
         (**self).query(query)
     }
-    fn count(&self, query: &Query) -> Result<u64, StoreError> {
-        (**self).count(query)
+    fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
+        (**self).count(filter)
     }
     fn spill_path(&self) -> Option<PathBuf> {
         (**self).spill_path()
@@ -171,28 +192,111 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Box<S> {
     }
 }
 
-/// What a store reports.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The store cannot be reached or is busy right now; the same call may succeed later
-    /// (the recorder retries these).
-    #[error("store unavailable: {0}")]
-    Unavailable(#[source] BoxError),
-    /// The query (or its cursor) is not valid.
-    #[error("invalid query: {0}")]
-    InvalidQuery(String),
-    /// Stored data could not be read back.
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(String),
-    /// Any other backend failure.
-    #[error("{0}")]
-    Backend(#[source] BoxError),
-}
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-impl StoreError {
-    /// Whether retrying the same call may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
+    use super::*;
+    use crate::retention::Subject;
+    use crate::stats::{Bucket, GroupBy};
+    use crate::{EventStatus, EventType};
+
+    /// A store that only pages (the trait's default `stats` and `purge`), and remembers how
+    /// many pages it served and the largest one asked for.
+    #[derive(Default)]
+    struct PagingOnly {
+        inner: MemoryStore,
+        pages: AtomicUsize,
+        largest: AtomicUsize,
+    }
+
+    impl HistoryStore for PagingOnly {
+        fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+            self.inner.write_batch(batch)
+        }
+        fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+            self.inner.get(id)
+        }
+        fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
+            self.pages.fetch_add(1, Ordering::Relaxed);
+            self.largest.fetch_max(query.limit, Ordering::Relaxed);
+            self.inner.query(query)
+        }
+        fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
+            self.inner.count(filter)
+        }
+    }
+
+    /// 2,500 events over a few types, statuses, users and VMs, with and without durations.
+    fn loaded() -> PagingOnly {
+        let store = PagingOnly::default();
+        let types = [
+            EventType::VmCreate,
+            EventType::VmStart,
+            EventType::ApiRequest,
+        ];
+        let statuses = [
+            EventStatus::Success,
+            EventStatus::Failed,
+            EventStatus::InProgress,
+        ];
+        let start = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let events: Vec<Event> = (0..2_500i64)
+            .map(|i| {
+                let mut e = Event::new(types[(i % 3) as usize].clone(), "op");
+                e.status = statuses[(i % 7 % 3) as usize];
+                e.started_at = start + chrono::Duration::seconds(i * 37 % 20_000);
+                e.duration = (i % 5 != 0).then(|| std::time::Duration::from_millis(i as u64));
+                e.vm_id = (i % 4 != 0).then(|| (i % 11).into());
+                e.user_id = Some((i % 13).into());
+                e
+            })
+            .collect();
+        store.write_batch(&events).unwrap();
+        store
+    }
+
+    #[test]
+    fn default_stats_pages_through_the_store_and_agree_with_the_definition() {
+        let store = loaded();
+        let all = store.inner.all();
+        for filter in [
+            Filter::new(),
+            Filter::new().status(EventStatus::Failed),
+            Filter::new().event_type(EventType::VmStart),
+        ] {
+            for group in [None, Some(GroupBy::Vm), Some(GroupBy::Time(Bucket::Hour))] {
+                let mut q = StatsQuery::new(filter.clone());
+                q.group_by = group;
+                store.pages.store(0, Ordering::Relaxed);
+                let got = store.stats(&q).unwrap();
+                assert_eq!(got, crate::stats::compute(&q, &all), "{q:?}");
+                if filter.matches_everything() {
+                    assert!(store.pages.load(Ordering::Relaxed) >= 3, "read in pages");
+                }
+            }
+        }
+        assert!(store.largest.load(Ordering::Relaxed) <= SCAN_PAGE);
+    }
+
+    #[test]
+    fn default_dry_run_purge_pages_through_the_store_and_agrees_with_select() {
+        let store = loaded();
+        let all = store.inner.all();
+        for policy in [
+            Retention::matching(Filter::new().status(EventStatus::Failed)),
+            Retention::default().keep_last(Subject::Vm, 3),
+            Retention::matching(Filter::new().event_type(EventType::VmStart))
+                .keep_last(Subject::User, 2),
+        ] {
+            let ids: std::collections::HashSet<EventId> = policy.select(&all).into_iter().collect();
+            let want = PurgeReport::of(all.iter().filter(|e| ids.contains(&e.id)), true);
+            assert!(want.deleted > 0, "{policy:?} selects something");
+            assert_eq!(store.purge(&policy.clone().dry_run()).unwrap(), want);
+            assert!(store.purge(&policy).is_err(), "deleting is not supported");
+        }
+        assert!(store.pages.load(Ordering::Relaxed) >= 3);
+        assert!(store.largest.load(Ordering::Relaxed) <= SCAN_PAGE);
+        assert_eq!(store.inner.len(), 2_500);
     }
 }

@@ -1,0 +1,30 @@
+//! [`StoreError`]: what a store reports.
+
+/// A boxed error from a backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a store reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached or is busy right now; the same call may succeed later
+    /// (the recorder retries these).
+    #[error("store unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// The query (or its cursor) is not valid.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// Stored data could not be read back.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// Any other backend failure.
+    #[error("{0}")]
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    /// Whether retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
