@@ -109,6 +109,6 @@ pub fn final_state_wins(store: &dyn HistoryStore) {
             .expect("count"),
         3
     );
-    let stats = store.stats(&StatsQuery::new(all)).expect("stats");
+    let stats = store.stats(&StatsQuery::new(all.filter)).expect("stats");
     assert_eq!(stats.summary.total, 3, "statistics count each call once");
 }
