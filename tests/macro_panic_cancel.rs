@@ -89,3 +89,37 @@ fn a_future_never_polled_records_nothing() {
     assert!(mem.events().is_empty());
     let _ = Poll::Ready(());
 }
+
+#[test]
+fn a_future_dropped_while_a_sibling_panic_unwinds_records_cancelled() {
+    let mem = Mem::new();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // Two "siblings" in one frame: the tracked future is pending when the other panics,
+        // and the unwinding drops it.
+        let mut fut = Box::pin(slow(&mem.recorder));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        let sibling = || -> u32 { panic!("sibling failed") };
+        sibling()
+    }));
+    assert!(caught.is_err());
+    let e = mem.only();
+    assert_eq!(e.status, EventStatus::Cancelled, "{e:#?}");
+    assert!(e.error.is_none());
+}
+
+#[tokio::test]
+async fn a_tracked_future_in_a_join_whose_sibling_panics_records_cancelled() {
+    let mem = Mem::new();
+    let rec = mem.recorder.clone();
+    let joined = tokio::spawn(async move {
+        let sibling = async {
+            tokio::task::yield_now().await;
+            panic!("sibling failed");
+        };
+        tokio::join!(slow(&rec), sibling)
+    });
+    assert!(joined.await.unwrap_err().is_panic());
+    let e = mem.only();
+    assert_eq!(e.status, EventStatus::Cancelled, "{e:#?}");
+}

@@ -200,6 +200,8 @@ struct Active {
     span: Span,
     options: Options,
     started_body: bool,
+    /// The body returned: what remains is recording its outcome.
+    body_returned: bool,
 }
 
 impl Call {
@@ -255,7 +257,12 @@ impl Call {
         let outcome = catch_unwind(AssertUnwindSafe(body));
         context::restore_span(previous);
         match outcome {
-            Ok(value) => value,
+            Ok(value) => {
+                if let Some(active) = self.active.as_mut() {
+                    active.body_returned = true;
+                }
+                value
+            }
             Err(payload) => {
                 self.panicked(&*payload);
                 resume_unwind(payload)
@@ -327,6 +334,7 @@ impl Starting {
                 span,
                 options,
                 started_body: false,
+                body_returned: false,
             }),
         }
     }
@@ -507,8 +515,10 @@ impl Change {
 impl Drop for Call {
     fn drop(&mut self) {
         if let Some(active) = self.active.take() {
-            if std::thread::panicking() {
-                // A panic outside the body (in capturing the result, say).
+            if active.body_returned && std::thread::panicking() {
+                // The body returned and recording its outcome panicked (in capturing the
+                // result, say). A body that had not returned was cancelled, even when the
+                // drop comes from a panic elsewhere unwinding through its owner.
                 active.finish(
                     EventStatus::Failed,
                     None,
@@ -584,7 +594,14 @@ impl<F: Future> Future for Instrumented<'_, F> {
         let outcome = catch_unwind(AssertUnwindSafe(|| body.poll(cx)));
         context::restore_span(previous);
         match outcome {
-            Ok(poll) => poll,
+            Ok(poll) => {
+                if poll.is_ready() {
+                    if let Some(active) = this.call.active.as_mut() {
+                        active.body_returned = true;
+                    }
+                }
+                poll
+            }
             Err(payload) => {
                 this.call.panicked(&*payload);
                 resume_unwind(payload)
