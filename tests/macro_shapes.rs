@@ -427,8 +427,8 @@ async fn async_trait_native_trait_and_free_fns() {
         .collect();
     assert_eq!(defaults.len(), 1);
     assert_eq!(defaults[0].result.as_ref().unwrap(), &json!(12));
-    // `#[async_trait]` expanded first: the tuple pattern reaches the macro as one argument
-    assert_eq!(defaults[0].parameters, json!({"__arg1": [3, 4]}));
+    // `#[async_trait]` expanded first, yet the tuple pattern's names are recorded
+    assert_eq!(defaults[0].parameters, json!({"a": 3, "b": 4}));
     let e: Vec<_> = e
         .into_iter()
         .filter(|x| x.event_type.as_str() != "trait_default")

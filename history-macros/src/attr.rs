@@ -1,11 +1,12 @@
-//! Parsing the attribute's arguments. Every mistake is a compile error pointing at the
-//! offending token.
+//! Parsing the attribute's arguments into [`Args`], with no judgement on their values: that is
+//! `valid`'s job. Every argument is named once, in [`ARGUMENTS`], with the attributes that
+//! accept it and how its value is read; a syntax error points at the offending token with
+//! syn's own message.
 
-use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{parenthesized, Error, Expr, Ident, LitStr, Result, Token};
+use syn::{parenthesized, Error, Expr, Ident, LitStr, Path, Result, Token};
 
 /// Which attribute is being expanded.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -15,137 +16,250 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::History => "track_history",
             Kind::Terraform => "track_terraform",
         }
     }
 
-    fn accepts(self) -> &'static [&'static str] {
+    /// The names of the arguments this attribute accepts, in [`ARGUMENTS`]' order.
+    fn accepted(self) -> impl Iterator<Item = &'static str> {
+        ARGUMENTS
+            .iter()
+            .filter(move |a| a.on.accepts(self))
+            .map(|a| a.name)
+    }
+}
+
+/// Which attributes accept an argument.
+#[derive(Clone, Copy)]
+enum On {
+    Both,
+    History,
+    Terraform,
+}
+
+impl On {
+    fn accepts(self, kind: Kind) -> bool {
         match self {
-            Kind::History => &[
-                "event_type",
-                "operation",
-                "user_id",
-                "vm_id",
-                "credential_id",
-                "organization_id",
-                "correlation_id",
-                "labels",
-                "skip",
-                "skip_all",
-                "redact",
-                "capture_self",
-                "result",
-                "ok_if",
-                "error_if",
-                "recorder",
-                "backtrace",
-                "durability",
-            ],
-            Kind::Terraform => &[
-                "command",
-                "working_dir",
-                "variables",
-                "sensitive",
-                "operation",
-                "user_id",
-                "vm_id",
-                "credential_id",
-                "organization_id",
-                "correlation_id",
-                "labels",
-                "skip",
-                "skip_all",
-                "redact",
-                "capture_self",
-                "result",
-                "ok_if",
-                "error_if",
-                "recorder",
-                "backtrace",
-                "durability",
-            ],
+            On::Both => true,
+            On::History => kind == Kind::History,
+            On::Terraform => kind == Kind::Terraform,
         }
     }
 }
+
+/// One argument: its name, the attributes that accept it, and how its value is read.
+struct Argument {
+    name: &'static str,
+    on: On,
+    parse: fn(&mut Args, &Ident, ParseStream<'_>) -> Result<()>,
+}
+
+/// Every argument either attribute accepts; the only list of their names.
+const ARGUMENTS: &[Argument] = &[
+    Argument {
+        name: "event_type",
+        on: On::History,
+        parse: |a, _, input| {
+            input.parse::<Token![=]>()?;
+            a.event_type = Some(if input.peek(LitStr) {
+                EventTypeArg::Custom(input.parse()?)
+            } else if input.peek(syn::Lit) {
+                EventTypeArg::Literal(input.parse()?)
+            } else {
+                EventTypeArg::Expr(input.parse()?)
+            });
+            Ok(())
+        },
+    },
+    Argument {
+        name: "command",
+        on: On::Terraform,
+        parse: |a, _, input| {
+            input.parse::<Token![=]>()?;
+            a.command = Some(if input.peek(LitStr) {
+                CommandArg::Literal(input.parse()?)
+            } else {
+                CommandArg::Expr(input.parse()?)
+            });
+            Ok(())
+        },
+    },
+    Argument {
+        name: "working_dir",
+        on: On::Terraform,
+        parse: |a, _, input| set_expr(&mut a.working_dir, input),
+    },
+    Argument {
+        name: "variables",
+        on: On::Terraform,
+        parse: |a, _, input| set_expr(&mut a.variables, input),
+    },
+    Argument {
+        name: "sensitive",
+        on: On::Terraform,
+        parse: |a, _, input| {
+            let content;
+            parenthesized!(content in input);
+            a.sensitive = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?
+                .into_iter()
+                .collect();
+            Ok(())
+        },
+    },
+    Argument {
+        name: "operation",
+        on: On::Both,
+        parse: |a, _, input| {
+            input.parse::<Token![=]>()?;
+            a.operation = Some(input.parse()?);
+            Ok(())
+        },
+    },
+    Argument {
+        name: "user_id",
+        on: On::Both,
+        parse: |a, _, input| set_expr(&mut a.user_id, input),
+    },
+    Argument {
+        name: "vm_id",
+        on: On::Both,
+        parse: |a, _, input| set_expr(&mut a.vm_id, input),
+    },
+    Argument {
+        name: "credential_id",
+        on: On::Both,
+        parse: |a, _, input| set_expr(&mut a.credential_id, input),
+    },
+    Argument {
+        name: "organization_id",
+        on: On::Both,
+        parse: |a, _, input| set_expr(&mut a.organization_id, input),
+    },
+    Argument {
+        name: "correlation_id",
+        on: On::Both,
+        parse: |a, _, input| set_expr(&mut a.correlation_id, input),
+    },
+    Argument {
+        name: "labels",
+        on: On::Both,
+        parse: |a, _, input| {
+            let content;
+            parenthesized!(content in input);
+            a.labels = Punctuated::<Label, Token![,]>::parse_terminated(&content)?
+                .into_iter()
+                .collect();
+            Ok(())
+        },
+    },
+    Argument {
+        name: "skip",
+        on: On::Both,
+        parse: |a, name, input| {
+            let names = name_list(input)?;
+            a.skip.push((name.clone(), names));
+            Ok(())
+        },
+    },
+    Argument {
+        name: "skip_all",
+        on: On::Both,
+        parse: |a, _, _| {
+            a.skip_all = true;
+            Ok(())
+        },
+    },
+    Argument {
+        name: "redact",
+        on: On::Both,
+        parse: |a, name, input| {
+            let names = name_list(input)?;
+            a.redact.push((name.clone(), names));
+            Ok(())
+        },
+    },
+    Argument {
+        name: "capture_self",
+        on: On::Both,
+        parse: |a, name, _| {
+            a.capture_self = Some(name.clone());
+            Ok(())
+        },
+    },
+    Argument {
+        name: "result",
+        on: On::Both,
+        parse: |a, _, input| {
+            input.parse::<Token![=]>()?;
+            a.result = Some(input.parse()?);
+            Ok(())
+        },
+    },
+    Argument {
+        name: "ok_if",
+        on: On::Both,
+        parse: |a, _, input| set_expr(&mut a.ok_if, input),
+    },
+    Argument {
+        name: "error_if",
+        on: On::Both,
+        parse: |a, _, input| set_expr(&mut a.error_if, input),
+    },
+    Argument {
+        name: "recorder",
+        on: On::Both,
+        parse: |a, _, input| set_expr(&mut a.recorder, input),
+    },
+    Argument {
+        name: "backtrace",
+        on: On::Both,
+        parse: |a, _, _| {
+            a.backtrace = true;
+            Ok(())
+        },
+    },
+    Argument {
+        name: "durability",
+        on: On::Both,
+        parse: |a, _, input| {
+            input.parse::<Token![=]>()?;
+            if input.is_empty() || input.peek(Token![,]) {
+                return Err(input.error(crate::valid::DURABILITY_EXPECTED));
+            }
+            a.durability = Some(input.parse()?);
+            Ok(())
+        },
+    },
+    Argument {
+        name: "crate",
+        on: On::Both,
+        parse: |a, _, input| {
+            input.parse::<Token![=]>()?;
+            a.krate = Some(Path::parse_mod_style(input)?);
+            Ok(())
+        },
+    },
+];
 
 /// `event_type = ...`.
 pub(crate) enum EventTypeArg {
     /// An expression of type `EventType` (type-checked by the compiler).
     Expr(Expr),
-    /// A custom name, validated here.
+    /// A custom name (validated by `valid`).
     Custom(LitStr),
+    /// Any other literal: a mistake `valid` reports.
+    Literal(syn::Lit),
 }
 
-/// A Terraform command.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Command {
-    Init,
-    Plan,
-    Apply,
-    Destroy,
-}
-
-impl Command {
-    pub(crate) fn from_name(name: &str) -> Option<Command> {
-        match name {
-            "init" => Some(Command::Init),
-            "plan" => Some(Command::Plan),
-            "apply" => Some(Command::Apply),
-            "destroy" => Some(Command::Destroy),
-            _ => None,
-        }
-    }
-
-    /// The command a function name suggests: `destroy_stack` → destroy.
-    pub(crate) fn infer(fn_name: &str) -> Option<Command> {
-        let n = fn_name.to_ascii_lowercase();
-        [
-            ("destroy", Command::Destroy),
-            ("apply", Command::Apply),
-            ("plan", Command::Plan),
-            ("init", Command::Init),
-        ]
-        .into_iter()
-        .find(|(w, _)| n.contains(w))
-        .map(|(_, c)| c)
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Command::Init => "init",
-            Command::Plan => "plan",
-            Command::Apply => "apply",
-            Command::Destroy => "destroy",
-        }
-    }
-
-    pub(crate) fn variant(self) -> &'static str {
-        match self {
-            Command::Init => "TerraformInit",
-            Command::Plan => "TerraformPlan",
-            Command::Apply => "TerraformApply",
-            Command::Destroy => "TerraformDestroy",
-        }
-    }
-}
-
-/// `durability = sync | buffered`: how the call's final record is written.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DurabilityArg {
-    Buffered,
-    Sync,
-}
-
-impl DurabilityArg {
-    pub(crate) fn variant(self) -> &'static str {
-        match self {
-            DurabilityArg::Buffered => "Buffered",
-            DurabilityArg::Sync => "Sync",
-        }
-    }
+/// `command = ...` of `#[track_terraform]`.
+pub(crate) enum CommandArg {
+    /// A command known at compile time.
+    Literal(LitStr),
+    /// A value known only at run time (checked then).
+    Expr(Expr),
 }
 
 /// One `labels(key = expr)` entry.
@@ -154,7 +268,7 @@ pub(crate) struct Label {
     pub value: Expr,
 }
 
-/// Everything the attribute was given.
+/// Everything the attribute was given, as written.
 #[derive(Default)]
 pub(crate) struct Args {
     pub event_type: Option<EventTypeArg>,
@@ -165,20 +279,25 @@ pub(crate) struct Args {
     pub organization_id: Option<Expr>,
     pub correlation_id: Option<Expr>,
     pub labels: Vec<Label>,
-    pub skip: Vec<Ident>,
+    /// Each `skip(...)`, with the `skip` token (for an empty list's error).
+    pub skip: Vec<(Ident, Vec<Ident>)>,
     pub skip_all: bool,
-    pub redact: Vec<Ident>,
-    pub capture_self: bool,
-    pub skip_result: bool,
+    pub redact: Vec<(Ident, Vec<Ident>)>,
+    pub capture_self: Option<Ident>,
+    /// The value of `result = ...` (only `skip` is valid).
+    pub result: Option<Ident>,
     pub ok_if: Option<Expr>,
     pub error_if: Option<Expr>,
     pub recorder: Option<Expr>,
     pub backtrace: bool,
-    pub durability: Option<DurabilityArg>,
-    pub command: Option<(Command, Span)>,
+    /// The value of `durability = ...`, as one token (checked by `valid`).
+    pub durability: Option<proc_macro2::TokenTree>,
+    pub command: Option<CommandArg>,
     pub working_dir: Option<Expr>,
     pub variables: Option<Expr>,
     pub sensitive: Vec<LitStr>,
+    /// `crate = path`: where `history` is, for users who rename or re-export it.
+    pub krate: Option<Path>,
 }
 
 impl Args {
@@ -188,24 +307,27 @@ impl Args {
         while !input.is_empty() {
             let name = Ident::parse_any(input)?;
             let key = name.to_string();
-            if !kind.accepts().contains(&key.as_str()) {
-                return Err(Error::new(
-                    name.span(),
-                    format!(
-                        "unknown argument `{key}` for #[{}]; expected one of: {}",
-                        kind.name(),
-                        kind.accepts().join(", ")
-                    ),
-                ));
-            }
+            let argument = ARGUMENTS
+                .iter()
+                .find(|a| a.name == key && a.on.accepts(kind))
+                .ok_or_else(|| {
+                    Error::new(
+                        name.span(),
+                        format!(
+                            "unknown argument `{key}` for #[{}]; expected one of: {}",
+                            kind.name(),
+                            kind.accepted().collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                })?;
             if seen.contains(&key) {
                 return Err(Error::new(
                     name.span(),
                     format!("duplicate argument `{key}`"),
                 ));
             }
-            seen.push(key.clone());
-            args.parse_one(&name, &key, input)?;
+            seen.push(key);
+            (argument.parse)(&mut args, &name, input)?;
             if input.is_empty() {
                 break;
             }
@@ -214,155 +336,29 @@ impl Args {
         Ok(args)
     }
 
-    fn parse_one(&mut self, name: &Ident, key: &str, input: ParseStream<'_>) -> Result<()> {
-        match key {
-            "event_type" => {
-                input.parse::<Token![=]>()?;
-                self.event_type = Some(if input.peek(LitStr) {
-                    let lit: LitStr = input.parse()?;
-                    validate_custom_type(&lit)?;
-                    EventTypeArg::Custom(lit)
-                } else if input.peek(syn::Lit) {
-                    let lit: syn::Lit = input.parse()?;
-                    return Err(Error::new(
-                        lit.span(),
-                        "`event_type` must be an `EventType` (e.g. `EventType::VmCreate`) or a \
-                         string literal naming a custom type (e.g. \"backup_run\")",
-                    ));
-                } else {
-                    EventTypeArg::Expr(input.parse()?)
-                });
-            }
-            "operation" => {
-                input.parse::<Token![=]>()?;
-                let lit: LitStr = input.parse()?;
-                let len = lit.value().chars().count();
-                if !(1..=100).contains(&len) {
-                    return Err(Error::new(
-                        lit.span(),
-                        format!("`operation` must be 1 to 100 characters (got {len})"),
-                    ));
-                }
-                self.operation = Some(lit);
-            }
-            "user_id" => self.user_id = Some(expr_value(input)?),
-            "vm_id" => self.vm_id = Some(expr_value(input)?),
-            "credential_id" => self.credential_id = Some(expr_value(input)?),
-            "organization_id" => self.organization_id = Some(expr_value(input)?),
-            "correlation_id" => self.correlation_id = Some(expr_value(input)?),
-            "ok_if" => self.ok_if = Some(expr_value(input)?),
-            "error_if" => self.error_if = Some(expr_value(input)?),
-            "recorder" => self.recorder = Some(expr_value(input)?),
-            "working_dir" => self.working_dir = Some(expr_value(input)?),
-            "variables" => self.variables = Some(expr_value(input)?),
-            "labels" => {
-                let content;
-                parenthesized!(content in input);
-                let labels = Punctuated::<Label, Token![,]>::parse_terminated(&content)?;
-                let mut keys: Vec<String> = Vec::new();
-                for l in &labels {
-                    if keys.contains(&l.key.value()) {
-                        return Err(Error::new(
-                            l.key.span(),
-                            format!("duplicate label `{}`", l.key.value()),
-                        ));
-                    }
-                    keys.push(l.key.value());
-                }
-                self.labels = labels.into_iter().collect();
-            }
-            "skip" | "redact" => {
-                let content;
-                parenthesized!(content in input);
-                let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(
-                    &content,
-                    Ident::parse_any,
-                )?;
-                if names.is_empty() {
-                    return Err(Error::new(
-                        name.span(),
-                        format!("`{key}(...)` needs at least one argument name"),
-                    ));
-                }
-                let list = if key == "skip" {
-                    &mut self.skip
-                } else {
-                    &mut self.redact
-                };
-                list.extend(names);
-            }
-            "sensitive" => {
-                let content;
-                parenthesized!(content in input);
-                let names = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
-                self.sensitive = names.into_iter().collect();
-            }
-            "skip_all" => self.skip_all = true,
-            "capture_self" => self.capture_self = true,
-            "backtrace" => self.backtrace = true,
-            "result" => {
-                input.parse::<Token![=]>()?;
-                let v: Ident = input.parse()?;
-                if v != "skip" {
-                    return Err(Error::new(
-                        v.span(),
-                        "`result` accepts only `skip` (result = skip)",
-                    ));
-                }
-                self.skip_result = true;
-            }
-            "durability" => {
-                input.parse::<Token![=]>()?;
-                self.durability = Some(durability_value(input)?);
-            }
-            "command" => {
-                input.parse::<Token![=]>()?;
-                let lit: LitStr = input.parse()?;
-                let c = Command::from_name(&lit.value()).ok_or_else(|| {
-                    Error::new(
-                        lit.span(),
-                        format!(
-                            "unknown Terraform command {:?}; expected \"init\", \"plan\", \
-                             \"apply\" or \"destroy\"",
-                            lit.value()
-                        ),
-                    )
-                })?;
-                self.command = Some((c, lit.span()));
-            }
-            other => {
-                // `Kind::accepts` and this match list the same names.
-                return Err(Error::new(
-                    name.span(),
-                    format!("unsupported argument `{other}`"),
-                ));
-            }
-        }
-        Ok(())
+    /// Every `skip(...)` name.
+    pub(crate) fn skipped(&self) -> impl Iterator<Item = &Ident> {
+        self.skip.iter().flat_map(|(_, names)| names)
+    }
+
+    /// Every `redact(...)` name.
+    pub(crate) fn redacted(&self) -> impl Iterator<Item = &Ident> {
+        self.redact.iter().flat_map(|(_, names)| names)
     }
 }
 
-fn expr_value(input: ParseStream<'_>) -> Result<Expr> {
+fn set_expr(slot: &mut Option<Expr>, input: ParseStream<'_>) -> Result<()> {
     input.parse::<Token![=]>()?;
-    input.parse()
+    *slot = Some(input.parse()?);
+    Ok(())
 }
 
-/// `sync` or `buffered`; anything else is an error on that token.
-fn durability_value(input: ParseStream<'_>) -> Result<DurabilityArg> {
-    const EXPECTED: &str = "`durability` accepts `sync` (the call returns once its final event \
-                            is committed) or `buffered` (the default)";
-    if input.is_empty() || input.peek(Token![,]) {
-        return Err(input.error(EXPECTED));
-    }
-    let value: proc_macro2::TokenTree = input.parse()?;
-    match &value {
-        proc_macro2::TokenTree::Ident(i) if i == "sync" => Ok(DurabilityArg::Sync),
-        proc_macro2::TokenTree::Ident(i) if i == "buffered" => Ok(DurabilityArg::Buffered),
-        other => Err(Error::new(
-            other.span(),
-            format!("{EXPECTED}, not `{other}`"),
-        )),
-    }
+/// `(a, b, r#type)`.
+fn name_list(input: ParseStream<'_>) -> Result<Vec<Ident>> {
+    let content;
+    parenthesized!(content in input);
+    let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, Ident::parse_any)?;
+    Ok(names.into_iter().collect())
 }
 
 impl Parse for Label {
@@ -373,41 +369,12 @@ impl Parse for Label {
             let ident = Ident::parse_any(input)?;
             LitStr::new(&ident.unraw().to_string(), ident.span())
         };
-        let len = key.value().chars().count();
-        if !(1..=100).contains(&len) {
-            return Err(Error::new(
-                key.span(),
-                format!("a label key must be 1 to 100 characters (got {len})"),
-            ));
-        }
         input.parse::<Token![=]>()?;
         Ok(Label {
             key,
             value: input.parse()?,
         })
     }
-}
-
-/// The rules of `EventType::custom`, checked at compile time.
-pub(crate) fn validate_custom_type(lit: &LitStr) -> Result<()> {
-    let name = lit.value();
-    let len = name.chars().count();
-    if !(1..=100).contains(&len) {
-        return Err(Error::new(
-            lit.span(),
-            format!("`event_type` must be 1 to 100 characters (got {len})"),
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-:".contains(*c)))
-    {
-        return Err(Error::new(
-            lit.span(),
-            format!("`event_type` may hold only a-z, 0-9, '_', '.', '-', ':' (got {bad:?})"),
-        ));
-    }
-    Ok(())
 }
 
 /// Whether an argument name looks like it holds a secret (redacted unless skipped): it

@@ -1,11 +1,17 @@
 //! Procedural macros for the `history` crate: `#[track_history]` and `#[track_terraform]`.
 //!
 //! Use them through `history` (`use history::track_history;`), which documents every
-//! argument with examples. Arguments are parsed in `attr` and the code is generated in
-//! `expand`; the generated code calls only `history::__private`.
+//! argument with examples. Arguments are parsed in `attr`, checked in `valid` (against each
+//! other and the function), the names the function binds are found in `bind`, and the code
+//! is generated in `expand`; the generated code calls only `history::__private::v1`, a
+//! hidden module whose name changes whenever what it offers does, so a `history-macros`
+//! that does not match its `history` fails to compile instead of misbehaving (`history`
+//! also pins this crate to its exact version).
 
 mod attr;
+mod bind;
 mod expand;
+mod valid;
 
 use proc_macro::TokenStream;
 use syn::parse::Parser;

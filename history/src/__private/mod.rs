@@ -46,3 +46,12 @@ pub mod prelude {
         ErrorViaStd as _, ErrorViaTypeName as _, SplitPlain as _, SplitResult as _,
     };
 }
+
+/// The name `history-macros` reaches this module by. It changes (`v2`, ...) whenever what the
+/// generated code calls changes incompatibly, so a `history-macros` that does not match this
+/// `history` fails to compile ("could not find `v1` in `__private`") instead of misbehaving;
+/// `history` also pins `history-macros` to its exact version.
+pub use crate::__private as v1;
+
+#[cfg(test)]
+mod crate_path;

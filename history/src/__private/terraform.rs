@@ -1,10 +1,69 @@
 //! Terraform variables as recorded by `#[track_terraform(variables = ...)]`: sensitive values
 //! replaced by `"[redacted]"` before anything is kept.
 
+use std::fmt::Display;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use super::capture::REDACTED;
+use crate::{Event, EventType};
+
+/// The label an unknown run-time command is explained under.
+pub const UNKNOWN_COMMAND_LABEL: &str = "terraform_command_error";
+
+/// A Terraform command given at run time (`#[track_terraform(command = <expr>)]`): anything
+/// that displays as `init`, `plan`, `apply` or `destroy` (a `&str`, a `String`,
+/// `history::terraform::TerraformCommand`, an enum of the user's own).
+#[derive(Debug)]
+pub struct Command {
+    name: String,
+    event_type: Option<EventType>,
+}
+
+impl Command {
+    /// Reads the command from its displayed form.
+    pub fn of<T: Display + ?Sized>(value: &T) -> Command {
+        let name = value.to_string();
+        let event_type = match name.as_str() {
+            "init" => Some(EventType::TerraformInit),
+            "plan" => Some(EventType::TerraformPlan),
+            "apply" => Some(EventType::TerraformApply),
+            "destroy" => Some(EventType::TerraformDestroy),
+            _ => None,
+        };
+        Command { name, event_type }
+    }
+
+    /// The event type of the run: `terraform_<command>`, or the custom type `terraform` for
+    /// an unknown command.
+    pub fn event_type(&self) -> EventType {
+        self.event_type
+            .clone()
+            .unwrap_or_else(|| EventType::Custom("terraform".to_owned()))
+    }
+
+    /// The command as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// For an unknown command: says so in the event (label [`UNKNOWN_COMMAND_LABEL`]) and in
+    /// the log. The call itself runs as written.
+    pub fn note_unknown(&self, event: &mut Event) {
+        if self.event_type.is_some() {
+            return;
+        }
+        let mut name = self.name.clone();
+        crate::event::limits::truncate(&mut name, 64);
+        let message =
+            format!("unknown Terraform command {name:?}; expected init, plan, apply or destroy");
+        tracing::warn!("history: `{}`: {message}", event.operation);
+        event
+            .labels
+            .insert(UNKNOWN_COMMAND_LABEL.to_owned(), message);
+    }
+}
 
 /// Whether a name looks like it holds a secret: it contains password, passwd, secret, token,
 /// api_key, apikey, private_key or credential (but `credential_id` and `..._credential_id` are
