@@ -199,7 +199,7 @@ impl std::error::Error for TfError {}
 
 #[track_terraform(command = command, working_dir = working_dir, variables = variables)]
 async fn execute(
-    command: history::terraform::TerraformCommand,
+    command: history_exec::terraform::TerraformCommand,
     working_dir: &Path,
     variables: &BTreeMap<String, String>,
 ) -> Result<u32, TfError> {
@@ -216,7 +216,7 @@ fn execute_named(name: &str) -> Result<(), TfError> {
 
 #[tokio::test]
 async fn the_terraform_command_can_be_a_run_time_value() {
-    use history::terraform::TerraformCommand;
+    use history_exec::terraform::TerraformCommand;
     let mem = Mem::new();
     let vars = BTreeMap::from([
         ("region".to_owned(), "eu".to_owned()),

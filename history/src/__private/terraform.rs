@@ -14,7 +14,7 @@ pub const UNKNOWN_COMMAND_LABEL: &str = "terraform_command_error";
 
 /// A Terraform command given at run time (`#[track_terraform(command = <expr>)]`): anything
 /// that displays as `init`, `plan`, `apply` or `destroy` (a `&str`, a `String`,
-/// `history::terraform::TerraformCommand`, an enum of the user's own).
+/// `history_exec::TerraformCommand`, an enum of the user's own).
 #[derive(Debug)]
 pub struct Command {
     name: String,
