@@ -36,16 +36,9 @@ impl LineHandler for RunHandler {
 
     fn finish(mut self, outcome: &ProcessOutcome) -> TerraformRun {
         let what = format!("terraform {}", self.command);
-        let success = outcome.success() && self.ui.refused.is_none();
+        let success = outcome.success();
         let (status, error) = if success {
             (EventStatus::Success, None)
-        } else if let Some(reason) = &self.ui.refused {
-            (
-                EventStatus::Failed,
-                Some(
-                    ErrorInfo::new(format!("{what}: {reason}")).with_kind("unsupported_ui_version"),
-                ),
-            )
         } else if let Some((status, error)) = stopped_status(&what, outcome) {
             (status, Some(error))
         } else {
@@ -57,6 +50,14 @@ impl LineHandler for RunHandler {
             TerraformStatus::Failed
         };
         let ui = std::mem::take(&mut self.ui);
+        let parse = ui.parse_status();
+        if !ui.parse_notes.is_empty() {
+            tracing::warn!(
+                event_id = %self.record.event.id,
+                notes = ?ui.parse_notes,
+                "history: {what}: its output was read only in part (parse degraded)"
+            );
+        }
         let run = TerraformRun {
             event_id: self.record.event.id,
             command: self.command,
@@ -73,6 +74,8 @@ impl LineHandler for RunHandler {
             outputs: ui.outputs,
             resources: ui.resources,
             unknown_messages: ui.unknown_messages,
+            parse,
+            parse_notes: ui.parse_notes,
             output: outcome.output.clone(),
             duration: outcome.duration,
         };
@@ -85,6 +88,8 @@ impl LineHandler for RunHandler {
             ("diagnostics", json!(run.diagnostics)),
             ("outputs", json!(run.outputs)),
             ("unknown_messages", json!(run.unknown_messages)),
+            ("parse", json!(run.parse)),
+            ("parse_notes", json!(run.parse_notes)),
         ] {
             execution.insert(key.into(), value);
         }

@@ -22,6 +22,11 @@
 //! (sensitive ones without their value), resources (address, action, elapsed, id). The event
 //! walks [`TerraformStatus`] `initiated` → `provisioning` → `completed` / `failed`.
 //!
+//! A stream of a newer UI major version than this crate knows (see [`SUPPORTED_UI_MAJOR`]) never
+//! stops the run: it is read as far as its messages keep the known shapes, and the run's
+//! [`parse`](TerraformRun::parse) — `"parse"` in the event's `execution` — is
+//! [`degraded`](ParseStatus::Degraded), with the reasons in `parse_notes`.
+//!
 //! Sensitive variables reach Terraform as `TF_VAR_<name>` environment variables: never on the
 //! command line, never in the event, and scrubbed from every kept line and parsed message.
 //!
@@ -38,8 +43,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub use run::{
-    ChangeSummary, Diagnostic, DiagnosticRange, OutputValue, ResourceChange, ResourceStatus,
-    SourcePos, TerraformRun, UnknownMessage,
+    ChangeSummary, Diagnostic, DiagnosticRange, OutputValue, ParseStatus, ResourceChange,
+    ResourceStatus, SourcePos, TerraformRun, UnknownMessage,
 };
 pub use ui::SUPPORTED_UI_MAJOR;
 

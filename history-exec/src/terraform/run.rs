@@ -52,10 +52,30 @@ pub struct TerraformRun {
     /// Messages of types this version does not know, kept by their message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown_messages: Vec<UnknownMessage>,
+    /// Whether the machine-readable stream was read in full or only in part.
+    #[serde(default)]
+    pub parse: ParseStatus,
+    /// Why the parse is degraded, one note per cause (empty when it is complete).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parse_notes: Vec<String>,
     /// The kept output lines (the human-readable message of each JSON line).
     pub output: KeptOutput,
     /// How long the process ran.
     pub duration: Duration,
+}
+
+/// How far a run's machine-readable UI stream could be read. Recorded in the event's
+/// `execution` as `"parse"`, with the reasons of a degraded parse in `"parse_notes"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParseStatus {
+    /// Every message was read as its type says.
+    #[default]
+    Complete,
+    /// The stream is of a newer UI major version than this version knows, or some messages
+    /// of known types were not in the shape it knows. Everything that could be read was kept
+    /// (the others by their `@message`); the run itself was not affected.
+    Degraded,
 }
 
 /// Counts of a `change_summary` message.

@@ -1,18 +1,23 @@
 //! Parsing Terraform's machine-readable UI stream (`-json`): one JSON message per line, each
 //! with `@level`, `@message`, `@module`, `@timestamp` and a `type` that says how to read the
 //! rest. The first message is `version`, whose `ui` field gives the schema version: minor
-//! versions only add, a new major version breaks — so an unknown major version is refused.
+//! versions only add, a new major version may break. A stream of a newer major version is still
+//! read as far as it can be (messages in the known shapes are interpreted, the others kept by
+//! their `@message`), and the parse is marked degraded with notes saying why: the run itself is
+//! never stopped because of its output format.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use super::run::{
-    ChangeSummary, Diagnostic, OutputValue, ResourceChange, ResourceStatus, UnknownMessage,
+    ChangeSummary, Diagnostic, OutputValue, ParseStatus, ResourceChange, ResourceStatus,
+    UnknownMessage,
 };
 use crate::{LineAction, Redactor};
 
-/// The newest major version of the UI schema this parser reads.
+/// The newest major version of the UI schema this parser knows; a newer one is read as far as
+/// possible and the parse marked [degraded](ParseStatus::Degraded).
 pub const SUPPORTED_UI_MAJOR: u64 = 1;
 
 /// At most this many diagnostics and unknown messages are kept (each); resources, 10,000.
@@ -56,8 +61,8 @@ pub(crate) struct UiState {
     pub(crate) resources: Vec<ResourceChange>,
     resource_index: BTreeMap<String, usize>,
     pub(crate) unknown_messages: Vec<UnknownMessage>,
-    /// Set when the stream was refused (unsupported UI version).
-    pub(crate) refused: Option<String>,
+    /// Why the parse is degraded (empty: it is complete).
+    pub(crate) parse_notes: Vec<String>,
 }
 
 impl UiState {
@@ -71,7 +76,7 @@ impl UiState {
     /// Reads one line. Lines that are not JSON objects are kept as they are; JSON messages
     /// are kept as their `@message`.
     pub(crate) fn line(&mut self, line: &str) -> LineAction {
-        if self.refused.is_some() || !line.trim_start().starts_with('{') {
+        if !line.trim_start().starts_with('{') {
             return LineAction::Keep;
         }
         let mut msg: Value = match serde_json::from_str(line) {
@@ -81,9 +86,8 @@ impl UiState {
         self.redactor.scrub_value(&mut msg);
         let text = str_at(&msg, "@message").map(str::to_owned);
         let kind = str_at(&msg, "type").unwrap_or_default().to_owned();
-        if let Some(reason) = self.message(&kind, &msg) {
-            self.refused = Some(reason.clone());
-            return LineAction::Stop { reason };
+        if let Some(note) = self.message(&kind, &msg) {
+            self.note(note);
         }
         match text {
             Some(text) => LineAction::Replace(text),
@@ -91,7 +95,23 @@ impl UiState {
         }
     }
 
-    /// Interprets one message; returns a reason to refuse the stream.
+    /// How far the stream could be read.
+    pub(crate) fn parse_status(&self) -> ParseStatus {
+        if self.parse_notes.is_empty() {
+            ParseStatus::Complete
+        } else {
+            ParseStatus::Degraded
+        }
+    }
+
+    /// Marks the parse degraded, saying why (at most [`MAX_KEPT`] notes).
+    fn note(&mut self, note: String) {
+        if self.parse_notes.len() < MAX_KEPT {
+            self.parse_notes.push(note);
+        }
+    }
+
+    /// Interprets one message; returns a note when it could not be read as its type says.
     fn message(&mut self, kind: &str, msg: &Value) -> Option<String> {
         match kind {
             "version" => {
@@ -102,31 +122,39 @@ impl UiState {
                 match major {
                     Some(m) if m <= SUPPORTED_UI_MAJOR => None,
                     _ => Some(format!(
-                        "unsupported machine-readable UI version {ui:?} (this version reads \
-                         major versions up to {SUPPORTED_UI_MAJOR})"
+                        "machine-readable UI version {ui:?} is newer than this version knows \
+                         (major versions up to {SUPPORTED_UI_MAJOR}): messages were read as far \
+                         as their shape is known"
                     )),
                 }
             }
             "planned_change" => {
                 let change = &msg["change"];
                 let action = str_at(change, "action").unwrap_or("unknown").to_owned();
+                if str_at(&change["resource"], "addr").is_none() {
+                    return unreadable(kind, "no change.resource.addr");
+                }
                 if let Some(r) = self.resource(&change["resource"]) {
                     r.action = action;
                 }
                 None
             }
-            "change_summary" => {
-                if let Ok(summary) = serde_json::from_value(msg["changes"].clone()) {
+            "change_summary" => match serde_json::from_value(msg["changes"].clone()) {
+                Ok(summary) => {
                     self.change_summary = Some(summary);
+                    None
                 }
-                None
-            }
+                Err(e) => unreadable(kind, &e.to_string()),
+            },
             "apply_start" | "apply_progress" | "apply_complete" | "apply_errored" => {
                 let hook = &msg["hook"];
                 let action = str_at(hook, "action").map(str::to_owned);
                 let elapsed = hook.get("elapsed_seconds").and_then(Value::as_u64);
                 let id_key = str_at(hook, "id_key").map(str::to_owned);
                 let id = str_at(hook, "id_value").map(str::to_owned);
+                if str_at(&hook["resource"], "addr").is_none() {
+                    return unreadable(kind, "no hook.resource.addr");
+                }
                 if let Some(r) = self.resource(&hook["resource"]) {
                     if let Some(action) = action {
                         r.action = action;
@@ -147,32 +175,39 @@ impl UiState {
                 None
             }
             "diagnostic" => {
-                if self.diagnostics.len() < MAX_KEPT {
-                    if let Ok(d) = serde_json::from_value::<Diagnostic>(msg["diagnostic"].clone()) {
-                        self.diagnostics.push(d);
-                    }
+                if self.diagnostics.len() >= MAX_KEPT {
+                    return None;
                 }
-                None
+                match serde_json::from_value::<Diagnostic>(msg["diagnostic"].clone()) {
+                    Ok(d) => {
+                        self.diagnostics.push(d);
+                        None
+                    }
+                    Err(e) => unreadable(kind, &e.to_string()),
+                }
             }
             "outputs" => {
-                if let Some(map) = msg["outputs"].as_object() {
-                    for (name, o) in map {
-                        let sensitive = o.get("sensitive").and_then(Value::as_bool) == Some(true);
-                        let value = if sensitive {
-                            None
-                        } else {
-                            o.get("value").cloned()
-                        };
-                        self.outputs.insert(
-                            name.clone(),
-                            OutputValue {
-                                sensitive,
-                                value,
-                                value_type: o.get("type").cloned(),
-                                action: str_at(o, "action").map(str::to_owned),
-                            },
-                        );
-                    }
+                let Some(map) = msg["outputs"].as_object() else {
+                    return unreadable(kind, "no outputs object");
+                };
+                for (name, o) in map {
+                    // Only a value marked not sensitive is kept (a stream that does not say is
+                    // taken as sensitive).
+                    let sensitive = o.get("sensitive").and_then(Value::as_bool) != Some(false);
+                    let value = if sensitive {
+                        None
+                    } else {
+                        o.get("value").cloned()
+                    };
+                    self.outputs.insert(
+                        name.clone(),
+                        OutputValue {
+                            sensitive,
+                            value,
+                            value_type: o.get("type").cloned(),
+                            action: str_at(o, "action").map(str::to_owned),
+                        },
+                    );
                 }
                 None
             }
@@ -214,6 +249,11 @@ impl UiState {
         };
         self.resources.get_mut(index)
     }
+}
+
+/// The note for a message of a known type that is not in the shape this version knows.
+fn unreadable(kind: &str, why: &str) -> Option<String> {
+    Some(format!("a {kind} message could not be read ({why})"))
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -261,23 +301,30 @@ mod tests {
     }
 
     #[test]
-    fn refuses_an_unknown_major_version_and_keeps_unknown_types() {
+    fn reads_an_unknown_major_version_as_far_as_it_can_and_says_so() {
         let mut s = UiState::new(Redactor::default());
         let a = s.line(r#"{"@message":"m","type":"something_new","@level":"info"}"#);
         assert_eq!(a, LineAction::Replace("m".into()));
         assert_eq!(s.unknown_messages[0].message_type, "something_new");
+        assert_eq!(s.parse_status(), ParseStatus::Complete);
         let a = s.line(r#"{"@message":"Terraform 9","type":"version","ui":"2.0"}"#);
-        assert!(matches!(a, LineAction::Stop { reason } if reason.contains("\"2.0\"")));
-        assert!(s.line(r#"{"type":"change_summary","changes":{"add":5}}"#) == LineAction::Keep);
+        assert_eq!(a, LineAction::Replace("Terraform 9".into()));
+        assert_eq!(s.parse_status(), ParseStatus::Degraded);
+        assert!(s.parse_notes[0].contains("\"2.0\""), "{:?}", s.parse_notes);
+        s.line(r#"{"@message":"Plan","type":"change_summary","changes":{"add":5}}"#);
+        assert_eq!(s.change_summary.as_ref().map(|c| c.add), Some(5));
+        s.line(r#"{"@message":"Plan","type":"change_summary","changes":"5 to add"}"#);
         assert!(
-            s.change_summary.is_none(),
-            "nothing is read after a refusal"
+            s.parse_notes[1].contains("change_summary"),
+            "{:?}",
+            s.parse_notes
         );
+        // An output whose sensitivity is not said is taken as sensitive.
+        s.line(r#"{"@message":"o","type":"outputs","outputs":{"pw":{"value":"x","secret":true}}}"#);
+        assert!(s.outputs["pw"].sensitive && s.outputs["pw"].value.is_none());
         let mut old = UiState::new(Redactor::default());
-        assert!(matches!(
-            old.line(r#"{"type":"version","ui":"0.1.0"}"#),
-            LineAction::Replace(_)
-        ));
+        old.line(r#"{"type":"version","ui":"0.1.0"}"#);
+        assert_eq!(old.parse_status(), ParseStatus::Complete);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Shared helpers of the executor tests: a recorder over a real SQLite file whose bytes can be
-//! scanned, a store that logs every write, the Terraform stand-in, the pinned Ansible, and
-//! process checks.
+//! scanned, a store that logs every write, the real Terraform and its stand-in, the pinned
+//! Ansible, and process checks.
 
 #![allow(dead_code)]
 
@@ -14,6 +14,10 @@ use history::{
 };
 use history_sqlite::SqliteStore;
 use parking_lot::Mutex;
+
+mod terraform;
+#[allow(unused_imports)] // not every test file runs the real Terraform
+pub use terraform::{real_terraform, RealTerraform, TfDir};
 
 /// This crate's directory.
 pub fn root() -> PathBuf {
