@@ -28,6 +28,14 @@ pub enum Error {
         /// The queue's capacity.
         capacity: usize,
     },
+    /// The events in the queue held the most memory the recorder allows
+    /// ([`RecorderBuilder::max_queue_bytes`](crate::RecorderBuilder::max_queue_bytes)) and
+    /// its overflow policy drops new events (it counts them).
+    #[error("the recorder's queue holds its limit of {max_bytes} bytes; the event was dropped")]
+    QueueMemoryFull {
+        /// The limit, in bytes.
+        max_bytes: usize,
+    },
     /// Events were given up on after the store kept failing.
     #[error("{count} event(s) could not be written: {last_error}")]
     Lost {

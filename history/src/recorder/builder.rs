@@ -22,7 +22,8 @@ pub enum Overflow {
     #[default]
     Block,
     /// Drop the new event, count it ([`RecorderStats::dropped`](super::RecorderStats::dropped))
-    /// and return [`Error::QueueFull`].
+    /// and return [`Error::QueueFull`] (or [`Error::QueueMemoryFull`] when the queue holds
+    /// its limit of bytes: [`RecorderBuilder::max_queue_bytes`]).
     DropNewest,
 }
 
@@ -44,6 +45,7 @@ pub enum Durability {
 #[must_use = "call .build(store) to start the recorder"]
 pub struct RecorderBuilder {
     capacity: usize,
+    max_bytes: usize,
     batch_size: usize,
     flush_interval: Duration,
     group: GroupCommit,
@@ -67,6 +69,7 @@ impl Default for RecorderBuilder {
     fn default() -> Self {
         RecorderBuilder {
             capacity: 16_384,
+            max_bytes: 64 << 20,
             batch_size: 1_024,
             flush_interval: Duration::from_millis(50),
             group: GroupCommit {
@@ -93,6 +96,15 @@ impl RecorderBuilder {
         self.capacity = capacity;
         self
     }
+    /// The most memory the events waiting in the queue may hold, in bytes (default 64 MiB),
+    /// counted approximately: each event's fixed size plus the lengths of its JSON values and
+    /// texts. The queue is full when either this or [`capacity`](Self::capacity) is reached;
+    /// then the [`Overflow`] policy applies. A single event larger than the limit is still
+    /// accepted into an empty queue.
+    pub fn max_queue_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
     /// Wake the writer once this many events wait (default 1,024).
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
@@ -110,7 +122,9 @@ impl RecorderBuilder {
     /// 65,536) at once, or what it has after `max_age` (default 250 ms). A flush, a
     /// synchronous record, or an idle queue commits at once, so under light load every batch
     /// is its own transaction. Fewer, larger transactions write each index page once per
-    /// commit instead of once per batch. `max_events` 0 turns it off.
+    /// commit instead of once per batch. `max_events` 0 turns it off. The writer keeps a
+    /// group's events in memory until it commits: if the commit fails, they are retried and
+    /// spilled like any batch the store refuses.
     pub fn group_commit(mut self, max_events: usize, max_age: Duration) -> Self {
         self.group = GroupCommit {
             max_events,
@@ -192,7 +206,12 @@ impl RecorderBuilder {
             Some(path) => Some(Spill::open(path)?),
             None => None,
         };
-        let shared = Arc::new(Shared::new(self.capacity, self.batch_size, self.overflow));
+        let shared = Arc::new(Shared::new(
+            self.capacity,
+            self.max_bytes,
+            self.batch_size,
+            self.overflow,
+        ));
         if let Some(spill) = &spill {
             shared.lock().spill_pending = spill.pending_events();
         }
@@ -221,6 +240,12 @@ impl RecorderBuilder {
     fn check(&self) -> Result<(), Error> {
         if self.capacity == 0 {
             return Err(Error::invalid("capacity", "must be at least 1 (got 0)"));
+        }
+        if self.max_bytes == 0 {
+            return Err(Error::invalid(
+                "max_queue_bytes",
+                "must be at least 1 (got 0)",
+            ));
         }
         if self.batch_size == 0 || self.batch_size > self.capacity {
             return Err(Error::invalid(

@@ -101,6 +101,9 @@ pub struct RecorderStats {
     pub spill_pending: u64,
     /// Events waiting in the queue now.
     pub queued: u64,
+    /// The memory they hold, approximately, in bytes
+    /// ([`RecorderBuilder::max_queue_bytes`]).
+    pub queued_bytes: u64,
 }
 
 impl Recorder {
@@ -255,11 +258,12 @@ impl Recorder {
         let s = &self.inner.shared;
         let c = &s.counters;
         let st = s.lock();
-        let (recorded, lost, spill_pending, queued) = (
+        let (recorded, lost, spill_pending, queued, queued_bytes) = (
             st.enqueued,
             st.lost,
             st.spill_pending,
             st.queue.len() as u64,
+            st.queued_bytes as u64,
         );
         drop(st);
         RecorderStats {
@@ -274,6 +278,7 @@ impl Recorder {
             replayed: c.replayed.load(Ordering::Relaxed),
             spill_pending,
             queued,
+            queued_bytes,
         }
     }
 

@@ -45,6 +45,8 @@ pub(crate) struct Slot {
 
 pub(super) struct State {
     pub queue: Vec<Event>,
+    /// The approximate memory the queued events hold ([`approximate_size`]).
+    pub queued_bytes: usize,
     /// How many times the writer has taken the queue.
     pub generation: u64,
     /// When the oldest queued event was queued.
@@ -77,16 +79,20 @@ pub(super) struct Shared {
     /// Flushes wait here for the durable number to advance.
     pub progress: Condvar,
     pub capacity: usize,
+    /// The most memory queued events may hold (approximately); an event is accepted while
+    /// the queue holds less, so the queue never exceeds it by more than one event.
+    pub max_bytes: usize,
     pub batch_size: usize,
     pub overflow: Overflow,
     pub counters: Counters,
 }
 
 impl Shared {
-    pub fn new(capacity: usize, batch_size: usize, overflow: Overflow) -> Shared {
+    pub fn new(capacity: usize, max_bytes: usize, batch_size: usize, overflow: Overflow) -> Shared {
         Shared {
             state: Mutex::new(State {
                 queue: Vec::with_capacity(batch_size),
+                queued_bytes: 0,
                 generation: 0,
                 oldest_at: None,
                 enqueued: 0,
@@ -105,6 +111,7 @@ impl Shared {
             room: Condvar::new(),
             progress: Condvar::new(),
             capacity,
+            max_bytes,
             batch_size,
             overflow,
             counters: Counters::default(),
@@ -123,7 +130,7 @@ impl Shared {
             if st.closed || st.writer_gone {
                 return Err(Error::Closed);
             }
-            if st.queue.len() < self.capacity {
+            if st.queue.len() < self.capacity && st.queued_bytes < self.max_bytes {
                 break;
             }
             match self.overflow {
@@ -133,10 +140,17 @@ impl Shared {
                     self.room.wait(&mut st);
                 }
                 Overflow::DropNewest => {
+                    let full = st.queue.len() >= self.capacity;
                     drop(st);
                     self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    return Err(Error::QueueFull {
-                        capacity: self.capacity,
+                    return Err(if full {
+                        Error::QueueFull {
+                            capacity: self.capacity,
+                        }
+                    } else {
+                        Error::QueueMemoryFull {
+                            max_bytes: self.max_bytes,
+                        }
                     });
                 }
             }
@@ -144,7 +158,9 @@ impl Shared {
         if st.queue.is_empty() {
             st.oldest_at = Some(Instant::now());
         }
-        st.queue.push(make());
+        let event = make();
+        st.queued_bytes += approximate_size(&event);
+        st.queue.push(event);
         st.enqueued += 1;
         let seq = st.enqueued;
         let len = st.queue.len();
@@ -180,7 +196,10 @@ impl Shared {
         let Some(queued) = queued else {
             return Ok(Err(change));
         };
+        let before = approximate_size(queued);
         apply(change, queued);
+        let after = approximate_size(queued);
+        st.queued_bytes = (st.queued_bytes + after).saturating_sub(before);
         st.enqueued += 1;
         Ok(Ok(st.enqueued))
     }
@@ -274,4 +293,33 @@ fn take_lost(st: &mut State) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// The memory an event holds, approximately: its fixed size plus the lengths of its text and
+/// JSON. Cheap (a few lengths, no walk over the JSON), so it costs the hot path nothing that
+/// shows.
+pub(super) fn approximate_size(e: &Event) -> usize {
+    let mut size = std::mem::size_of::<Event>() + e.parameters.len();
+    if let std::borrow::Cow::Owned(operation) = &e.operation {
+        size += operation.len();
+    }
+    size += e.result.as_ref().map_or(0, |j| j.len());
+    size += e.execution.as_ref().map_or(0, |j| j.len());
+    size += e.correlation_id.as_ref().map_or(0, String::len);
+    for (k, v) in &e.labels {
+        // A B-tree entry: the two strings' heads and their bytes.
+        size += 2 * std::mem::size_of::<String>() + k.len() + v.len();
+    }
+    if let Some(error) = &e.error {
+        size += std::mem::size_of_val(&**error) + error.message.len();
+        size += error.kind.as_ref().map_or(0, String::len);
+        size += error.debug.as_ref().map_or(0, String::len);
+        size += error.backtrace.as_ref().map_or(0, String::len);
+        size += error
+            .sources
+            .iter()
+            .map(|s| std::mem::size_of::<String>() + s.len())
+            .sum::<usize>();
+    }
+    size
 }
