@@ -27,8 +27,9 @@ pub(crate) struct WriteConn {
     staged: Option<u64>,
     /// A group that was rolled back (by SQLite, after an I/O error, or because its commit
     /// failed on behalf of another user of the connection): how many events, and why. The
-    /// next [`WriteConn::commit`] reports it.
-    lost: Option<(u64, String)>,
+    /// next [`WriteConn::commit`] reports it (the recorder keeps staged events until their
+    /// commit succeeds, and writes them again).
+    lost: Option<RolledBack>,
 }
 
 impl WriteConn {
@@ -43,8 +44,12 @@ impl WriteConn {
     /// The connection, with any staged batches committed first (a failed commit is
     /// remembered for the recorder's next [`WriteConn::commit`]).
     pub fn connection(&mut self) -> &mut Connection {
-        if let Err(lost) = self.commit_group() {
-            self.lost = Some(lost);
+        if let Err(failed) = self.commit_group() {
+            let earlier = self.lost.take().map_or(0, |l| l.events);
+            self.lost = Some(RolledBack {
+                events: failed.events + earlier,
+                ..failed
+            });
         }
         &mut self.conn
     }
@@ -75,8 +80,12 @@ impl WriteConn {
             Err(e) => {
                 if self.conn.is_autocommit() {
                     // SQLite rolled back the whole transaction.
-                    if let Some(staged) = self.staged.take().filter(|&n| n > 0) {
-                        self.lost = Some((staged, e.to_string()));
+                    if let Some(events) = self.staged.take().filter(|&n| n > 0) {
+                        self.lost = Some(RolledBack {
+                            events,
+                            transient: e.is_transient(),
+                            why: e.to_string(),
+                        });
                     }
                 }
                 Err(e)
@@ -84,26 +93,47 @@ impl WriteConn {
         }
     }
 
-    /// Commits the staged batches. On error they are all lost, and the error says how many.
+    /// Commits the staged batches. On error none of them is committed (the transaction is
+    /// rolled back, whatever state SQLite left it in), and the error says how many.
     pub fn commit(&mut self) -> Result<(), StoreError> {
-        if let Some((events, why)) = self.lost.take() {
-            return Err(lost(events, why));
+        if let Some(earlier) = self.lost.take() {
+            // A group of the recorder's was rolled back since its last commit: everything it
+            // staged since then is written again, so what was staged after goes too.
+            let later = self.roll_back().unwrap_or(0);
+            return Err(rolled_back(RolledBack {
+                events: earlier.events + later,
+                ..earlier
+            }));
         }
-        self.commit_group()
-            .map_err(|(events, why)| lost(events, why))
+        self.commit_group().map_err(rolled_back)
     }
 
-    fn commit_group(&mut self) -> Result<(), (u64, String)> {
-        let Some(staged) = self.staged.take() else {
+    fn commit_group(&mut self) -> Result<(), RolledBack> {
+        let Some(events) = self.staged else {
             return Ok(());
         };
         if let Err(e) = self.conn.execute_batch("COMMIT") {
-            if !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
-            }
-            return Err((staged, e.to_string()));
+            // SQLite may have rolled back already (disk full, I/O error) or left the
+            // transaction open (busy): either way nothing of it is committed now.
+            self.roll_back();
+            return Err(RolledBack {
+                events,
+                transient: crate::error::is_transient(&e),
+                why: e.to_string(),
+            });
         }
+        self.staged = None;
         Ok(())
+    }
+
+    /// Ends the open transaction without committing it; how many events it had staged.
+    fn roll_back(&mut self) -> Option<u64> {
+        let staged = self.staged.take();
+        if !self.conn.is_autocommit() {
+            // If even this fails, the connection is unusable and every later write says so.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        staged
     }
 
     /// Rolls back a transaction that holds nothing staged but the failed batch of a
@@ -123,11 +153,24 @@ impl WriteConn {
     }
 }
 
-fn lost(events: u64, why: String) -> StoreError {
-    StoreError::Backend(
-        format!("a group commit of {events} staged events failed and was rolled back: {why}")
-            .into(),
-    )
+/// A group of staged batches that did not commit.
+struct RolledBack {
+    events: u64,
+    /// Whether the cause may pass (disk full, busy, I/O error).
+    transient: bool,
+    why: String,
+}
+
+fn rolled_back(r: RolledBack) -> StoreError {
+    let message = format!(
+        "a group commit of {} staged events failed and was rolled back: {}",
+        r.events, r.why
+    );
+    if r.transient {
+        StoreError::Unavailable(message.into())
+    } else {
+        StoreError::Backend(message.into())
+    }
 }
 
 /// The rows of `batch` and their rollup changes, on `conn` (inside a transaction). On error,

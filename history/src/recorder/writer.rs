@@ -4,6 +4,8 @@
 //! keeps refusing, batches go to the spill file (when there is one) and are replayed in order
 //! once the store works again. A batch refused with a permanent error is split in halves until
 //! the offending records are isolated: only those are lost (counted and reported by `flush`).
+//! Batches staged in a group whose commit fails (disk full, I/O error) are kept in memory
+//! until then, and take the same path: retried, then spilled.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -41,10 +43,12 @@ pub(super) struct GroupCommit {
     pub max_age: Duration,
 }
 
-/// Batches staged in the store's open transaction, not yet committed.
+/// Batches staged in the store's open transaction, not yet committed. They stay in memory
+/// until the commit succeeds: if it fails, they are written again like any batch the store
+/// refused (retried, then spilled), never counted as lost for the failed commit alone.
 struct Group {
     events: u64,
-    batches: u64,
+    staged: Vec<Vec<Event>>,
     /// The sequence number of the last event staged.
     upto: u64,
     since: Instant,
@@ -65,7 +69,12 @@ pub(super) struct Writer {
     probe_backoff: Duration,
     /// Reused by `merge_same_ids`.
     last_of: IdMap,
+    /// Emptied batch buffers, reused for the next batches taken off the queue.
+    spare: Vec<Vec<Event>>,
 }
+
+/// How many emptied batch buffers the writer keeps for reuse.
+const SPARE_BUFFERS: usize = 4;
 
 struct GoneOnDrop(Arc<Shared>);
 
@@ -108,6 +117,7 @@ impl Writer {
             next_probe: spill_pending.then(Instant::now),
             probe_backoff: retry.initial_backoff,
             last_of: IdMap::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -123,13 +133,17 @@ impl Writer {
                 }
                 Work::Batch(mut batch, upto, urgent) => {
                     self.merge_same_ids(&mut batch);
-                    let staged = self.deliver(&batch, upto, urgent);
-                    batch.clear();
-                    spare = batch;
-                    if !staged {
+                    if let Some(done) = self.deliver(batch, upto, urgent) {
+                        self.recycle(done);
                         self.mark_durable(upto);
                     }
                 }
+            }
+            if spare.capacity() == 0 {
+                spare = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(self.shared.batch_size));
             }
         }
         self.commit_group();
@@ -192,6 +206,7 @@ impl Writer {
         // Slots handed out until now point into `batch`: none may be replaced any more.
         st.generation += 1;
         st.oldest_at = None;
+        st.queued_bytes = 0;
         let upto = st.enqueued;
         let urgent = st.flush_target >= upto || st.closed || st.replay_wanted > st.replay_done;
         drop(st);
@@ -209,41 +224,50 @@ impl Writer {
     }
 
     /// Gets `batch` into the store, or the spill file, or counts what could not be kept.
-    /// `true`: the batch is staged in an open group, which marks it durable when it commits.
-    fn deliver(&mut self, batch: &[Event], upto: u64, urgent: bool) -> bool {
+    /// `None`: the batch is staged in an open group, which keeps it and marks it durable when
+    /// it commits; else the batch, delivered, for reuse.
+    fn deliver(&mut self, batch: Vec<Event>, upto: u64, urgent: bool) -> Option<Vec<Event>> {
         if !self.spill_pending {
-            match self.store.stage_batch(batch) {
+            match self.store.stage_batch(&batch) {
                 Ok(()) => {
                     let group = self.group.get_or_insert_with(|| Group {
                         events: 0,
-                        batches: 0,
+                        staged: Vec::new(),
                         upto,
                         since: Instant::now(),
                     });
                     group.events += batch.len() as u64;
-                    group.batches += 1;
+                    group.staged.push(batch);
                     group.upto = upto;
                     if urgent || !self.keep_group_open() {
                         self.commit_group();
                     }
-                    return true;
+                    return None;
                 }
                 Err(e) => {
-                    // What was staged before is committed (or lost) first, so the events
-                    // keep their order; this batch takes the path with retries.
+                    // What was staged before is committed (or written again) first, so the
+                    // events keep their order; this batch takes the path with retries.
                     self.shared
                         .counters
                         .write_errors
                         .fetch_add(1, Ordering::Relaxed);
                     self.commit_group();
-                    self.deliver_unstaged(batch, urgent, Some(e));
-                    return false;
+                    self.deliver_unstaged(&batch, urgent, Some(e));
+                    return Some(batch);
                 }
             }
         }
         self.commit_group();
-        self.deliver_unstaged(batch, urgent, None);
-        false
+        self.deliver_unstaged(&batch, urgent, None);
+        Some(batch)
+    }
+
+    /// Keeps a delivered batch's buffer for a later batch (a few of them).
+    fn recycle(&mut self, mut batch: Vec<Event>) {
+        if self.spare.len() < SPARE_BUFFERS {
+            batch.clear();
+            self.spare.push(batch);
+        }
     }
 
     /// Whether to stage the next batch into the open group rather than commit it now: only
@@ -265,7 +289,9 @@ impl Writer {
             && st.replay_wanted <= st.replay_done
     }
 
-    /// Commits the open group, if any, and marks its events durable (or lost).
+    /// Commits the open group, if any, and marks its events durable. If the commit fails,
+    /// the group's events (kept until now) are written again with retries, then spilled,
+    /// exactly like a batch the store refused.
     fn commit_group(&mut self) {
         let Some(group) = self.group.take() else {
             return;
@@ -274,15 +300,28 @@ impl Writer {
         match self.store.commit_staged() {
             Ok(()) => {
                 counters.written.fetch_add(group.events, Ordering::Relaxed);
-                counters.batches.fetch_add(group.batches, Ordering::Relaxed);
+                counters
+                    .batches
+                    .fetch_add(group.staged.len() as u64, Ordering::Relaxed);
+                for batch in group.staged {
+                    self.recycle(batch);
+                }
             }
             Err(e) => {
                 counters.write_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
+                tracing::warn!(
                     events = group.events,
-                    "history: committing a group of batches failed: {e}"
+                    "history: committing a group of batches failed, writing them again: {e}"
                 );
-                self.lose(group.events, e.to_string());
+                let mut staged = group.staged.into_iter();
+                let mut events = staged.next().unwrap_or_default();
+                for batch in staged {
+                    events.extend(batch);
+                }
+                // Whatever `merge_same_ids` left is still one record per id and batch; across
+                // batches the store applies them in order.
+                self.deliver_unstaged(&events, true, None);
+                self.recycle(events);
             }
         }
         self.mark_durable(group.upto);

@@ -44,8 +44,9 @@ pub trait HistoryStore: Send + Sync + 'static {
         self.write_batch(batch)
     }
 
-    /// Makes every staged batch durable. On error, all batches staged since the last commit
-    /// are lost (rolled back). The default has nothing to do.
+    /// Makes every staged batch durable. On error, none of the batches staged since the last
+    /// commit is (they are rolled back); the recorder keeps them and writes them again. The
+    /// default has nothing to do.
     fn commit_staged(&self) -> Result<(), StoreError> {
         Ok(())
     }
