@@ -2,7 +2,7 @@
 //! message streams written in Terraform's documented machine-readable UI format — only for what
 //! a real binary run offline cannot produce: a UI version from the future, message types no
 //! release has, a crash, a long apply with progress messages. Everything else runs against the
-//! real Terraform (tests/terraform.rs).
+//! real Terraform (tests/terraform.rs, tests/terraform_failures.rs).
 
 mod support;
 

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::ui::UiState;
 use super::{TerraformCommand, TerraformRun};
 use crate::record::{process_details, stopped_status, RunRecord};
-use crate::{LineAction, LineHandler, ProcessOutcome, StreamKind};
+use crate::{Ending, LineAction, LineHandler, ProcessOutcome, StreamKind};
 use history::{ErrorInfo, EventStatus, TerraformStatus};
 
 /// Parses the stream as it comes and records the run at each state.
@@ -16,6 +16,8 @@ pub(super) struct RunHandler {
     pub(super) command_line: Vec<String>,
     /// Whether stdout is the JSON stream (not for `init`).
     pub(super) json: bool,
+    /// Whether exit code 2 means "succeeded, with changes" (`plan -detailed-exitcode`).
+    pub(super) detailed_exitcode: bool,
 }
 
 impl LineHandler for RunHandler {
@@ -36,7 +38,10 @@ impl LineHandler for RunHandler {
 
     fn finish(mut self, outcome: &ProcessOutcome) -> TerraformRun {
         let what = format!("terraform {}", self.command);
-        let success = outcome.success();
+        let success = outcome.success()
+            || (self.detailed_exitcode
+                && outcome.ending == Ending::Exited
+                && outcome.exit_code == Some(2));
         let (status, error) = if success {
             (EventStatus::Success, None)
         } else if let Some((status, error)) = stopped_status(&what, outcome) {

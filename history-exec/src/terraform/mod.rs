@@ -226,6 +226,9 @@ impl TerraformExecutor {
         self
     }
     /// An extra argument after the fixed flags (e.g. `-parallelism=4`, `-target=...`).
+    ///
+    /// With `-detailed-exitcode`, a plan that exits with code 2 (changes present) is a success;
+    /// its `exit_code` says 2.
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
         self
@@ -285,6 +288,8 @@ impl TerraformExecutor {
             record,
             command_line,
             json: command != TerraformCommand::Init,
+            detailed_exitcode: command == TerraformCommand::Plan
+                && self.args.iter().any(|a| a == "-detailed-exitcode"),
         };
         match process.start_with(handler) {
             Ok(running) => Ok(Execution::new(event_id, running)),
