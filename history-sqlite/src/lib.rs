@@ -12,9 +12,14 @@
 
 #![warn(missing_docs)]
 
+mod background;
+mod checkpoint;
 mod codec;
+mod connections;
 mod error;
 mod group;
+mod options;
+mod owner;
 mod query;
 mod recovery;
 mod retention;
@@ -24,7 +29,6 @@ mod stats;
 mod store;
 
 pub use error::SqliteError;
+pub use options::{SqliteOptions, DEFAULT_WRITE_CACHE, MAX_WRITE_CACHE, MIN_WRITE_CACHE};
 pub use retention::PURGE_CHUNK;
-pub use store::{
-    SqliteOptions, SqliteStore, DEFAULT_WRITE_CACHE, MAX_WRITE_CACHE, MIN_WRITE_CACHE,
-};
+pub use store::SqliteStore;

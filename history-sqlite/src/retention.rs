@@ -1,21 +1,14 @@
 //! Purging in SQL: candidates are chosen with one read (window function for keep-last-N),
 //! then deleted in small transactions so that writers (this process's recorder and other
 //! processes) get the lock between chunks; freed pages go back to the file system by
-//! incremental vacuum, also in steps.
-//!
-//! After every step the purge waits, outside the write lock, until the WAL frames it wrote
-//! are checkpointed into the database ([`Pacer`]). Without that, a purge writes WAL far
-//! faster than the background checkpointer copies it back: the backlog grew to the size of
-//! the database (400 MB for a third of 1M events), every checkpoint then ran for up to 200 ms
-//! of I/O, and the commits of a concurrent writer (and the purge's own, under the lock the
-//! writer waits for) queued behind it for up to 280 ms. Paced, the purge takes longer but
-//! never gets more than one step ahead of the disk.
-
-use std::time::Duration;
+//! incremental vacuum, also in steps. After every step the purge waits, outside the write
+//! lock, until the WAL frames it wrote are checkpointed into the database
+//! ([`Checkpointer::catch_up`]).
 
 use history::retention::{PurgeReport, Retention, Subject};
-use rusqlite::{params_from_iter, Connection, TransactionBehavior};
+use rusqlite::{params_from_iter, TransactionBehavior};
 
+use crate::checkpoint::Checkpointer;
 use crate::query::filter;
 use crate::rollup::Deltas;
 use crate::{SqliteError, SqliteStore};
@@ -24,45 +17,6 @@ use crate::{SqliteError, SqliteStore};
 pub const PURGE_CHUNK: usize = 500;
 /// Pages freed per incremental-vacuum step.
 const VACUUM_STEP: u32 = 256;
-/// How often, and how long apart, the pacer retries a checkpoint another connection is
-/// running (the store's background checkpointer, another process).
-const PACE_RETRIES: u32 = 20;
-const PACE_RETRY_AFTER: Duration = Duration::from_millis(5);
-
-/// Keeps a long job in step with the disk: after each of the job's transactions, checkpoints
-/// the WAL on a connection of its own, so the write lock is free meanwhile and the next step
-/// starts only once the last one's frames are in the database file.
-pub(crate) struct Pacer {
-    conn: Connection,
-}
-
-impl Pacer {
-    pub(crate) fn open(store: &SqliteStore) -> Result<Pacer, SqliteError> {
-        let inner = store.inner();
-        Ok(Pacer {
-            conn: crate::schema::open_checkpoint_connection(
-                &inner.path,
-                inner.options.busy_timeout,
-            )?,
-        })
-    }
-
-    /// Checkpoints (passive: never blocks a writer or reader). While another connection is
-    /// checkpointing, waits for it and tries again, a bounded number of times. Best effort:
-    /// an error here only loses the pacing, never the job (the job's own writes report real
-    /// failures).
-    pub(crate) fn catch_up(&self) {
-        for _ in 0..PACE_RETRIES {
-            let busy = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
-            match busy {
-                Ok(0) | Err(_) => return,
-                Ok(_) => std::thread::sleep(PACE_RETRY_AFTER),
-            }
-        }
-    }
-}
 
 /// The rowids a policy selects, and the earliest and latest start among them (micros).
 struct Candidates {
@@ -90,7 +44,7 @@ fn candidates(store: &SqliteStore, policy: &Retention) -> Result<Candidates, Sql
             )
         }
     };
-    store.inner().read(|conn| {
+    store.connections().read(|conn| {
         let mut stmt = conn.prepare(&sql)?;
         let mut rows = stmt.query(params_from_iter(f.values.iter()))?;
         let (mut ids, mut oldest, mut newest) = (Vec::new(), None::<i64>, None::<i64>);
@@ -108,7 +62,15 @@ fn candidates(store: &SqliteStore, policy: &Retention) -> Result<Candidates, Sql
     })
 }
 
-pub(crate) fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeReport, SqliteError> {
+impl SqliteStore {
+    /// Deletes (or, on a dry run, counts) what `policy` selects, in chunks, pacing itself by
+    /// the disk; then returns the freed pages to the file system.
+    pub(crate) fn purge_events(&self, policy: &Retention) -> Result<PurgeReport, SqliteError> {
+        purge(self, policy)
+    }
+}
+
+fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeReport, SqliteError> {
     let Candidates {
         rowids: mut ids,
         oldest,
@@ -133,13 +95,14 @@ pub(crate) fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeRepo
          RETURNING started_at, event_type, status, duration_us",
         f.clause()
     );
-    let pacer = Pacer::open(store)?;
+    let conns = store.connections();
+    let pacer = Checkpointer::open(&conns.path, conns.options.busy_timeout)?;
     let mut deleted = 0u64;
     for chunk in ids.chunks(PURGE_CHUNK) {
         let list = serde_json::to_string(chunk).map_err(|e| SqliteError::Corrupt(e.to_string()))?;
         let mut values = f.values.clone();
         values.push(rusqlite::types::Value::Text(list));
-        deleted += store.inner().write_step(|conn| {
+        deleted += store.connections().write_step(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut deltas = Deltas::default();
             let mut n = 0u64;
@@ -166,9 +129,9 @@ pub(crate) fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeRepo
 
 /// Returns free pages to the file system, [`VACUUM_STEP`] pages per transaction (only for
 /// files created with incremental auto-vacuum, which this library does).
-fn reclaim_space(store: &SqliteStore, pacer: &Pacer) -> Result<(), SqliteError> {
+fn reclaim_space(store: &SqliteStore, pacer: &Checkpointer) -> Result<(), SqliteError> {
     let auto: i64 = store
-        .inner()
+        .connections()
         .read(|conn| Ok(conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?))?;
     if auto != 2 {
         return Ok(());
@@ -181,7 +144,7 @@ fn reclaim_space(store: &SqliteStore, pacer: &Pacer) -> Result<(), SqliteError> 
 
 /// One incremental-vacuum transaction; the pages still free after it.
 fn vacuum_step(store: &SqliteStore) -> Result<i64, SqliteError> {
-    store.inner().write_step(|conn| {
+    store.connections().write_step(|conn| {
         // The pragma frees one page per step of the statement: it must be run to the end
         // (`execute_batch` steps it once, which freed one page per transaction).
         let mut stmt = conn.prepare_cached(&format!("PRAGMA incremental_vacuum({VACUUM_STEP})"))?;
@@ -201,7 +164,7 @@ mod tests {
 
     fn free_pages(store: &SqliteStore) -> i64 {
         store
-            .inner()
+            .connections()
             .read(|conn| Ok(conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?))
             .unwrap()
     }
@@ -225,7 +188,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = filled(&dir, 2_000);
         store
-            .inner()
+            .connections()
             .write(|conn| Ok(conn.execute("DELETE FROM events", [])?))
             .unwrap();
         let before = free_pages(&store);
@@ -241,7 +204,7 @@ mod tests {
         let store = filled(&dir, 3_000);
         let pages = |store: &SqliteStore| -> i64 {
             store
-                .inner()
+                .connections()
                 .read(|conn| Ok(conn.pragma_query_value(None, "page_count", |r| r.get(0))?))
                 .unwrap()
         };

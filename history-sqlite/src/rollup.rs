@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::{SqliteError, SqliteStore};
+use crate::SqliteError;
 
 /// One hour in microseconds.
 pub(crate) const HOUR_US: i64 = 3_600_000_000;
@@ -260,50 +260,6 @@ pub(crate) fn create_and_backfill(conn: &Connection) -> rusqlite::Result<()> {
         SqliteError::Sqlite(e) => e,
         other => rusqlite::Error::ToSqlConversionFailure(Box::new(other)),
     })
-}
-
-impl SqliteStore {
-    /// Recomputes the hourly rollups that long-range [statistics](history::HistoryStore::stats)
-    /// read, from the stored events, in one transaction; returns the number of events counted.
-    ///
-    /// Every write, purge and recovery through this library keeps the rollups exact. They
-    /// drift only when the `events` table is changed by other means (rows deleted or updated
-    /// with raw SQL, a file edited by another tool): then statistics over long ranges
-    /// disagree with the events until this is called. Writers wait for the transaction
-    /// (about a second per million events); readers do not.
-    ///
-    /// ```
-    /// use history::{Event, EventType, HistoryStore};
-    /// use history_sqlite::SqliteStore;
-    ///
-    /// let dir = tempfile::tempdir()?;
-    /// let store = SqliteStore::open(dir.path().join("history.db"))?;
-    /// store.write_batch(&[Event::new(EventType::VmCreate, "vm::create")])?;
-    /// assert_eq!(store.rebuild_rollups()?, 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn rebuild_rollups(&self) -> Result<u64, SqliteError> {
-        self.inner().write(|conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute("DELETE FROM stats_hourly", [])?;
-            let mut deltas = Deltas::default();
-            let mut events = 0u64;
-            {
-                let mut stmt =
-                    tx.prepare("SELECT started_at, event_type, status, duration_us FROM events")?;
-                let mut rows = stmt.query([])?;
-                while let Some(r) = rows.next()? {
-                    let ty: String = r.get(1)?;
-                    let st: String = r.get(2)?;
-                    deltas.add(r.get(0)?, &ty, &st, r.get(3)?);
-                    events += 1;
-                }
-            }
-            deltas.apply(&tx)?;
-            tx.commit()?;
-            Ok(events)
-        })
-    }
 }
 
 #[cfg(test)]

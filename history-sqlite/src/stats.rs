@@ -17,7 +17,7 @@ use rusqlite::types::{Value, ValueRef};
 
 use crate::codec::micros;
 use crate::query::{filter, Where};
-use crate::rollup::{bucket_value, decode, hour_of, Cell, HOUR_US};
+use crate::rollup::{bucket_value, decode, hour_of, Cell, Deltas, HOUR_US};
 use crate::{SqliteError, SqliteStore};
 
 fn key_column(g: GroupBy) -> &'static str {
@@ -68,10 +68,18 @@ fn group_key(g: GroupBy, v: ValueRef<'_>) -> Result<GroupKey, SqliteError> {
     })
 }
 
-pub(crate) fn stats(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, SqliteError> {
+impl SqliteStore {
+    /// The statistics of `q`: from the rollups when they can answer and the result is large,
+    /// else exactly.
+    pub(crate) fn compute_stats(&self, q: &StatsQuery) -> Result<Stats, SqliteError> {
+        stats(self, q)
+    }
+}
+
+fn stats(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, SqliteError> {
     if rollups_answer(q) {
         let fast = from_rollups(store, q)?;
-        if fast.summary.total > store.inner().options.exact_stats_up_to {
+        if fast.summary.total > store.connections().options.exact_stats_up_to {
             return Ok(fast);
         }
     }
@@ -183,7 +191,7 @@ fn from_rollups(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, SqliteErro
     };
     let mut groups: BTreeMap<Option<GroupKey>, Acc> = BTreeMap::new();
     let mut statuses = Vec::new();
-    store.inner().read(|conn| {
+    store.connections().read(|conn| {
         if whole_hours {
             let mut f = Where::default();
             let mut clauses = Vec::new();
@@ -296,7 +304,7 @@ fn exact(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, SqliteError> {
         "SELECT status, duration_us, {key} FROM events WHERE {}",
         f.clause()
     );
-    store.inner().read(|conn| {
+    store.connections().read(|conn| {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(f.values.iter()))?;
         let mut collector = StatsCollector::new();
@@ -323,4 +331,48 @@ fn exact(store: &SqliteStore, q: &StatsQuery) -> Result<Stats, SqliteError> {
         }
         Ok(collector.finish())
     })
+}
+
+impl SqliteStore {
+    /// Recomputes the hourly rollups that long-range [statistics](history::HistoryStore::stats)
+    /// read, from the stored events, in one transaction; returns the number of events counted.
+    ///
+    /// Every write, purge and recovery through this library keeps the rollups exact. They
+    /// drift only when the `events` table is changed by other means (rows deleted or updated
+    /// with raw SQL, a file edited by another tool): then statistics over long ranges
+    /// disagree with the events until this is called. Writers wait for the transaction
+    /// (about a second per million events); readers do not.
+    ///
+    /// ```
+    /// use history::{Event, EventType, HistoryStore};
+    /// use history_sqlite::SqliteStore;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = SqliteStore::open(dir.path().join("history.db"))?;
+    /// store.write_batch(&[Event::new(EventType::VmCreate, "vm::create")])?;
+    /// assert_eq!(store.rebuild_rollups()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rebuild_rollups(&self) -> Result<u64, SqliteError> {
+        self.connections().write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM stats_hourly", [])?;
+            let mut deltas = Deltas::default();
+            let mut events = 0u64;
+            {
+                let mut stmt =
+                    tx.prepare("SELECT started_at, event_type, status, duration_us FROM events")?;
+                let mut rows = stmt.query([])?;
+                while let Some(r) = rows.next()? {
+                    let ty: String = r.get(1)?;
+                    let st: String = r.get(2)?;
+                    deltas.add(r.get(0)?, &ty, &st, r.get(3)?);
+                    events += 1;
+                }
+            }
+            deltas.apply(&tx)?;
+            tx.commit()?;
+            Ok(events)
+        })
+    }
 }

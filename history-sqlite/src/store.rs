@@ -1,113 +1,22 @@
-//! [`SqliteStore`]: the connections, and the [`HistoryStore`] implementation.
+//! [`SqliteStore`]: opening and closing, and the [`HistoryStore`] implementation. Statistics
+//! (`stats.rs`), retention (`retention.rs`), recovery (`recovery.rs`) and rollups add their
+//! methods to [`SqliteStore`] in their own files.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use history::retention::{PurgeReport, Retention};
 use history::stats::{Stats, StatsQuery};
 use history::{Cursor, Event, EventId, Filter, HistoryStore, Page, Query, StoreError};
-use parking_lot::Mutex;
-use rusqlite::{params_from_iter, Connection};
+use rusqlite::params_from_iter;
 
+use crate::background::Background;
 use crate::codec::{self, COLUMNS};
-use crate::group::WriteConn;
+use crate::connections::Connections;
+use crate::options::SqliteOptions;
 use crate::query::{add_cursor, filter, order_by};
-use crate::{recovery, schema, SqliteError};
-
-/// How many idle read connections are kept for reuse.
-const MAX_IDLE_READERS: usize = 8;
-
-/// How a [`SqliteStore`] is opened; start from [`SqliteStore::options`].
-#[derive(Clone, Debug)]
-#[must_use = "call .open(path)"]
-pub struct SqliteOptions {
-    pub(crate) recover_on_open: bool,
-    pub(crate) heartbeat: Duration,
-    pub(crate) stale_after: Duration,
-    pub(crate) busy_timeout: Duration,
-    pub(crate) exact_stats_up_to: u64,
-    pub(crate) write_cache: u64,
-}
-
-/// The write connection's page cache unless [`SqliteOptions::write_cache`] says otherwise.
-pub const DEFAULT_WRITE_CACHE: u64 = 16 * 1024 * 1024;
-/// The smallest [`SqliteOptions::write_cache`]: 1 MiB.
-pub const MIN_WRITE_CACHE: u64 = 1024 * 1024;
-/// The largest [`SqliteOptions::write_cache`]: 4 GiB.
-pub const MAX_WRITE_CACHE: u64 = 4 * 1024 * 1024 * 1024;
-
-impl Default for SqliteOptions {
-    fn default() -> Self {
-        SqliteOptions {
-            recover_on_open: false,
-            heartbeat: Duration::from_secs(5),
-            stale_after: Duration::from_secs(30),
-            busy_timeout: Duration::from_secs(5),
-            exact_stats_up_to: 20_000,
-            write_cache: DEFAULT_WRITE_CACHE,
-        }
-    }
-}
-
-impl SqliteOptions {
-    /// On open, mark events left unfinished by dead processes as interrupted
-    /// ([`SqliteStore::recover_interrupted`]). Off by default.
-    pub fn recover_on_open(mut self, on: bool) -> Self {
-        self.recover_on_open = on;
-        self
-    }
-    /// How often this store tells other processes it is alive (default 5 s).
-    pub fn heartbeat(mut self, every: Duration) -> Self {
-        self.heartbeat = every.max(Duration::from_millis(10));
-        self
-    }
-    /// A writer whose last heartbeat is older than this is taken for dead (default 30 s;
-    /// on Linux a writer on this host whose process is gone is dead at once).
-    pub fn stale_after(mut self, after: Duration) -> Self {
-        self.stale_after = after;
-        self
-    }
-    /// How long a write waits for another process's write lock before reporting
-    /// [`StoreError::Unavailable`] (default 5 s).
-    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
-        self.busy_timeout = timeout;
-        self
-    }
-    /// Statistics over at most this many events are computed exactly from the events
-    /// (default 20,000); larger ones filtered only by type, status and time come from hourly
-    /// rollups, with percentiles within about 4.5%.
-    pub fn exact_stats_up_to(mut self, events: u64) -> Self {
-        self.exact_stats_up_to = events;
-        self
-    }
-    /// The page cache of the connection that writes, in bytes (default
-    /// [`DEFAULT_WRITE_CACHE`], 16 MiB; from [`MIN_WRITE_CACHE`] to [`MAX_WRITE_CACHE`], else
-    /// `open` fails with [`SqliteError::InvalidOption`]). It holds the index pages writes
-    /// touch: a larger cache speeds up ingest into files much larger than it, and costs the
-    /// process that much memory. Read connections use SQLite's default and read through a
-    /// memory map.
-    pub fn write_cache(mut self, bytes: u64) -> Self {
-        self.write_cache = bytes;
-        self
-    }
-    /// Opens the store at `path`; see [`SqliteStore::open`].
-    pub fn open(self, path: impl AsRef<Path>) -> Result<SqliteStore, SqliteError> {
-        SqliteStore::open_with(path.as_ref(), self)
-    }
-}
-
-pub(crate) struct Inner {
-    pub path: PathBuf,
-    pub writer: Mutex<WriteConn>,
-    readers: Mutex<Vec<Connection>>,
-    pub owner: [u8; 16],
-    pub options: SqliteOptions,
-    /// Committed write transactions (tells the checkpointer there is work).
-    pub writes: std::sync::atomic::AtomicU64,
-}
+use crate::{owner, schema, SqliteError};
 
 /// Events in an embedded SQLite file.
 ///
@@ -129,15 +38,22 @@ pub(crate) struct Inner {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SqliteStore {
-    inner: Arc<Inner>,
-    heartbeat: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+    conns: Arc<Connections>,
+    background: Background,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
-            .field("path", &self.inner.path)
+            .field("path", &self.conns.path)
             .finish_non_exhaustive()
+    }
+}
+
+impl SqliteOptions {
+    /// Opens the store at `path`; see [`SqliteStore::open`].
+    pub fn open(self, path: impl AsRef<Path>) -> Result<SqliteStore, SqliteError> {
+        SqliteStore::open_with(path.as_ref(), self)
     }
 }
 
@@ -158,65 +74,40 @@ impl SqliteStore {
     }
 
     fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteStore, SqliteError> {
+        options.validate()?;
         // Opening (schema, registration, recovery) waits at least 5 s for other writers, even
         // with a short busy timeout for the writes that follow.
         let patient = options.busy_timeout.max(Duration::from_secs(5));
-        if !(MIN_WRITE_CACHE..=MAX_WRITE_CACHE).contains(&options.write_cache) {
-            return Err(SqliteError::InvalidOption {
-                option: "write_cache",
-                reason: format!(
-                    "must be {MIN_WRITE_CACHE} to {MAX_WRITE_CACHE} bytes (1 MiB to 4 GiB), got {}",
-                    options.write_cache
-                ),
-            });
-        }
         let cache_kib = (options.write_cache / 1024) as u32;
         let writer = schema::open_write_connection(path, patient, cache_kib)?;
         let owner = *EventId::new().as_bytes();
-        let inner = Arc::new(Inner {
-            path: path.to_owned(),
-            writer: Mutex::new(WriteConn::new(writer)),
-            readers: Mutex::new(Vec::new()),
-            owner,
-            options,
-            writes: std::sync::atomic::AtomicU64::new(0),
-        });
-        recovery::register(&inner)?;
-        let heartbeat = recovery::start_heartbeat(&inner)?;
-        let store = SqliteStore {
-            inner,
-            heartbeat: Some(heartbeat),
-        };
-        if store.inner.options.recover_on_open {
+        let conns = Arc::new(Connections::new(path.to_owned(), writer, owner, options));
+        owner::register(&conns)?;
+        let background = Background::start(&conns)?;
+        let store = SqliteStore { conns, background };
+        if store.conns.options.recover_on_open {
             store.recover_interrupted()?;
         }
-        let busy = store.inner.options.busy_timeout;
-        store.inner.write(|conn| Ok(conn.busy_timeout(busy)?))?;
+        let busy = store.conns.options.busy_timeout;
+        store.conns.write(|conn| Ok(conn.busy_timeout(busy)?))?;
         Ok(store)
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        &self.conns.path
     }
 
-    /// Marks events that were left pending or in progress by a process that died (no
-    /// heartbeat for the stale time, or gone from this host) as
-    /// [`Interrupted`](history::EventStatus::Interrupted), with an error saying so. Events
-    /// of live writers, this store included, are left alone. Returns how many were marked.
-    pub fn recover_interrupted(&self) -> Result<u64, SqliteError> {
-        recovery::recover(&self.inner)
-    }
-
-    pub(crate) fn inner(&self) -> &Inner {
-        &self.inner
+    /// The connections, for the features that add methods in their own files.
+    pub(crate) fn connections(&self) -> &Connections {
+        &self.conns
     }
 
     /// The SQLite query plan of `query` (`EXPLAIN QUERY PLAN`, one line per step): which
     /// index a query uses. For diagnostics and tests.
     pub fn explain(&self, query: &Query) -> Result<Vec<String>, SqliteError> {
         let (sql, values) = select_sql(query);
-        self.inner.read(|conn| {
+        self.conns.read(|conn| {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
             let rows =
                 stmt.query_map(params_from_iter(values.iter()), |r| r.get::<_, String>(3))?;
@@ -226,69 +117,14 @@ impl SqliteStore {
 
     /// Runs `ANALYZE`, so the query planner knows how the data is spread.
     pub fn analyze(&self) -> Result<(), SqliteError> {
-        self.inner.write(|conn| Ok(conn.execute_batch("ANALYZE")?))
+        self.conns.write(|conn| Ok(conn.execute_batch("ANALYZE")?))
     }
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        if let Some((stop, handle)) = self.heartbeat.take() {
-            drop(stop);
-            let _ = handle.join();
-        }
-        recovery::unregister(&self.inner);
-    }
-}
-
-impl Inner {
-    /// Runs `f` on an idle read connection (opening one when none is idle).
-    pub(crate) fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, SqliteError>,
-    ) -> Result<T, SqliteError> {
-        let idle = self.readers.lock().pop();
-        let conn = match idle {
-            Some(c) => c,
-            None => schema::open_read_connection(&self.path, self.options.busy_timeout)?,
-        };
-        let out = f(&conn);
-        let mut idle = self.readers.lock();
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
-        }
-        out
-    }
-
-    /// Tells the checkpointer a write transaction committed.
-    pub(crate) fn wrote(&self) {
-        self.writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Runs `f` on the write connection (staged batches are committed first).
-    pub(crate) fn write<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
-    ) -> Result<T, SqliteError> {
-        let out = f(self.writer.lock().connection());
-        self.writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        out
-    }
-
-    /// Like [`Inner::write`], then hands the connection straight to a waiting writer: long
-    /// jobs done in steps (purge, vacuum) never keep the recorder waiting for more than a
-    /// step.
-    pub(crate) fn write_step<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
-    ) -> Result<T, SqliteError> {
-        let mut guard = self.writer.lock();
-        let out = f(guard.connection());
-        parking_lot::MutexGuard::unlock_fair(guard);
-        self.writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        out
+        self.background.stop();
+        owner::unregister(&self.conns);
     }
 }
 
@@ -312,8 +148,8 @@ impl HistoryStore for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut writer = self.inner.writer.lock();
-        if let Err(e) = writer.stage(batch, &self.inner.owner) {
+        let mut writer = self.conns.writer.lock();
+        if let Err(e) = writer.stage(batch, &self.conns.owner) {
             // Atomic: none of this batch stays. (What the recorder staged before, if anything,
             // stays staged for its next commit.)
             writer.roll_back_unstaged();
@@ -321,7 +157,7 @@ impl HistoryStore for SqliteStore {
         }
         let committed = writer.commit();
         drop(writer);
-        self.inner.wrote();
+        self.conns.wrote();
         committed
     }
 
@@ -331,22 +167,22 @@ impl HistoryStore for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        Ok(self.inner.writer.lock().stage(batch, &self.inner.owner)?)
+        Ok(self.conns.writer.lock().stage(batch, &self.conns.owner)?)
     }
 
     fn commit_staged(&self) -> Result<(), StoreError> {
-        let mut writer = self.inner.writer.lock();
+        let mut writer = self.conns.writer.lock();
         let open = writer.is_open();
         let committed = writer.commit();
         drop(writer);
         if open {
-            self.inner.wrote();
+            self.conns.wrote();
         }
         committed
     }
 
     fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        self.inner
+        self.conns
             .read(|conn| {
                 let mut stmt =
                     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))?;
@@ -368,7 +204,7 @@ impl HistoryStore for SqliteStore {
             None
         };
         let mut items = self
-            .inner
+            .conns
             .read(|conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let mut rows = stmt.query(params_from_iter(values.iter()))?;
@@ -395,7 +231,7 @@ impl HistoryStore for SqliteStore {
     fn count(&self, query: &Filter) -> Result<u64, StoreError> {
         let f = filter(query);
         let sql = format!("SELECT count(*) FROM events WHERE {}", f.clause());
-        self.inner
+        self.conns
             .read(|conn| {
                 let n: i64 = conn
                     .prepare_cached(&sql)?
@@ -407,17 +243,17 @@ impl HistoryStore for SqliteStore {
 
     /// `<database>-spill` beside the database file.
     fn spill_path(&self) -> Option<PathBuf> {
-        let mut name = self.inner.path.as_os_str().to_owned();
+        let mut name = self.conns.path.as_os_str().to_owned();
         name.push("-spill");
         Some(PathBuf::from(name))
     }
 
     fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
-        crate::stats::stats(self, query).map_err(StoreError::from)
+        self.compute_stats(query).map_err(StoreError::from)
     }
 
     fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
         policy.validate()?;
-        crate::retention::purge(self, policy).map_err(StoreError::from)
+        self.purge_events(policy).map_err(StoreError::from)
     }
 }

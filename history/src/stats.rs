@@ -13,7 +13,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, EventStatus, EventType, SubjectId};
-use crate::store::Filter;
+use crate::store::filter::Filter;
 
 /// Which statistics to compute: the events that match `filter`, optionally split into groups.
 ///

@@ -64,8 +64,55 @@ pub struct Filter {
     pub error_contains: Option<String>,
 }
 
-/// Defines each builder method of [`Filter`] once, and the same method on
-/// [`Query`](crate::Query), which sets its filter.
+/// Calls the macro `$then` with every builder method of [`Filter`]: its doc, name, arguments
+/// and what it sets in the filter `f`. [`Filter`]'s methods and
+/// [`Query`](crate::Query)'s (which set its filter) are both made from this one list.
+macro_rules! with_filter_setters {
+    ($then:ident) => {
+        $then! {
+
+        /// Adds an event type to match.
+        fn event_type(&mut f, t: EventType) { f.event_types.push(t); }
+        /// Adds a status to match.
+        fn status(&mut f, s: EventStatus) { f.statuses.push(s); }
+        /// Only this user's events.
+        fn user_id(&mut f, id: impl Into<SubjectId>) { f.user_id = Some(id.into()); }
+        /// Only this VM's events.
+        fn vm_id(&mut f, id: impl Into<SubjectId>) { f.vm_id = Some(id.into()); }
+        /// Only this credential's events.
+        fn credential_id(&mut f, id: impl Into<SubjectId>) { f.credential_id = Some(id.into()); }
+        /// Only this organization's events.
+        fn organization_id(&mut f, id: impl Into<SubjectId>) {
+            f.organization_id = Some(id.into());
+        }
+        /// Only children of this event.
+        fn parent_id(&mut f, id: EventId) { f.parent_id = Some(id); }
+        /// Only events of this trace.
+        fn trace_id(&mut f, id: EventId) { f.trace_id = Some(id); }
+        /// Only events with this correlation id.
+        fn correlation_id(&mut f, id: impl Into<String>) { f.correlation_id = Some(id.into()); }
+        /// Only this operation.
+        fn operation(&mut f, op: impl Into<String>) { f.operation = Some(op.into()); }
+        /// Only events carrying this label with this value.
+        fn label(&mut f, key: impl Into<String>, value: impl Into<String>) {
+            f.labels.insert(key.into(), value.into());
+        }
+        /// Only events that started at or after `t`.
+        fn since(&mut f, t: DateTime<Utc>) { f.since = Some(t); }
+        /// Only events that started before `t`.
+        fn until(&mut f, t: DateTime<Utc>) { f.until = Some(t); }
+        /// Only events that took at least `d`.
+        fn min_duration(&mut f, d: Duration) { f.min_duration = Some(d); }
+        /// Only events that took at most `d`.
+        fn max_duration(&mut f, d: Duration) { f.max_duration = Some(d); }
+        /// Only events whose error mentions `text`.
+        fn error_contains(&mut f, text: impl Into<String>) { f.error_contains = Some(text.into()); }
+        }
+    };
+}
+pub(crate) use with_filter_setters;
+
+/// The shape of the list [`with_filter_setters`] hands over, made into [`Filter`]'s methods.
 macro_rules! filter_setters {
     ($(
         $(#[$doc:meta])*
@@ -81,59 +128,10 @@ macro_rules! filter_setters {
                 }
             )*
         }
-
-        impl crate::store::query::Query {
-            $(
-                $(#[$doc])*
-                ///
-                /// Sets this condition of the query's [`filter`](crate::Query::filter).
-                pub fn $name(mut self $(, $arg: $ty)*) -> Self {
-                    self.filter = self.filter.$name($($arg),*);
-                    self
-                }
-            )*
-        }
     };
 }
 
-filter_setters! {
-    /// Adds an event type to match.
-    fn event_type(&mut f, t: EventType) { f.event_types.push(t); }
-    /// Adds a status to match.
-    fn status(&mut f, s: EventStatus) { f.statuses.push(s); }
-    /// Only this user's events.
-    fn user_id(&mut f, id: impl Into<SubjectId>) { f.user_id = Some(id.into()); }
-    /// Only this VM's events.
-    fn vm_id(&mut f, id: impl Into<SubjectId>) { f.vm_id = Some(id.into()); }
-    /// Only this credential's events.
-    fn credential_id(&mut f, id: impl Into<SubjectId>) { f.credential_id = Some(id.into()); }
-    /// Only this organization's events.
-    fn organization_id(&mut f, id: impl Into<SubjectId>) {
-        f.organization_id = Some(id.into());
-    }
-    /// Only children of this event.
-    fn parent_id(&mut f, id: EventId) { f.parent_id = Some(id); }
-    /// Only events of this trace.
-    fn trace_id(&mut f, id: EventId) { f.trace_id = Some(id); }
-    /// Only events with this correlation id.
-    fn correlation_id(&mut f, id: impl Into<String>) { f.correlation_id = Some(id.into()); }
-    /// Only this operation.
-    fn operation(&mut f, op: impl Into<String>) { f.operation = Some(op.into()); }
-    /// Only events carrying this label with this value.
-    fn label(&mut f, key: impl Into<String>, value: impl Into<String>) {
-        f.labels.insert(key.into(), value.into());
-    }
-    /// Only events that started at or after `t`.
-    fn since(&mut f, t: DateTime<Utc>) { f.since = Some(t); }
-    /// Only events that started before `t`.
-    fn until(&mut f, t: DateTime<Utc>) { f.until = Some(t); }
-    /// Only events that took at least `d`.
-    fn min_duration(&mut f, d: Duration) { f.min_duration = Some(d); }
-    /// Only events that took at most `d`.
-    fn max_duration(&mut f, d: Duration) { f.max_duration = Some(d); }
-    /// Only events whose error mentions `text`.
-    fn error_contains(&mut f, text: impl Into<String>) { f.error_contains = Some(text.into()); }
-}
+with_filter_setters!(filter_setters);
 
 impl Filter {
     /// Every event.

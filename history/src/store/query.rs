@@ -7,9 +7,11 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventId};
+use std::time::Duration;
+
+use crate::event::{Event, EventId, EventStatus, EventType, SubjectId};
 use crate::store::error::StoreError;
-use crate::store::filter::Filter;
+use crate::store::filter::{with_filter_setters, Filter};
 
 /// How many events a page holds when the query does not say.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -96,6 +98,29 @@ pub enum Order {
     /// Earliest start first (ties: smaller id first).
     OldestFirst,
 }
+
+/// The list [`with_filter_setters`] hands over, made into [`Query`]'s methods: each sets the
+/// condition in the query's filter.
+macro_rules! query_setters {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident(&mut $f:ident $(, $arg:ident: $ty:ty)*) $body:block
+    )*) => {
+        impl Query {
+            $(
+                $(#[$doc])*
+                ///
+                /// Sets this condition of the query's [`filter`](Query::filter).
+                pub fn $name(mut self $(, $arg: $ty)*) -> Self {
+                    self.filter = self.filter.$name($($arg),*);
+                    self
+                }
+            )*
+        }
+    };
+}
+
+with_filter_setters!(query_setters);
 
 impl Query {
     /// Every event, newest first, [`DEFAULT_LIMIT`] per page.

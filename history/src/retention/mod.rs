@@ -1,5 +1,5 @@
-//! Retention: which old events to delete ([`Retention`]), and what a purge did
-//! ([`PurgeReport`]).
+//! Retention: which old events to delete ([`Retention`]), what a purge did
+//! ([`PurgeReport`]), and purging at an interval ([`RetentionSchedule`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,7 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, EventId, EventStatus, EventType, SubjectId};
-use crate::store::{Filter, StoreError};
+use crate::store::error::StoreError;
+use crate::store::filter::Filter;
+
+mod schedule;
+pub use schedule::RetentionSchedule;
 
 /// Which events a purge deletes: those matching `filter` (every condition of [`Filter`]
 /// works: age, status, type, …), except the newest `keep_last` of each subject when that is set.
@@ -226,76 +230,6 @@ impl PurgeReport {
     }
 }
 
-/// A background thread that applies a retention policy at an interval, e.g. beside a
-/// recorder over the same store. Dropping the handle stops it (waiting for a purge under way).
-///
-/// The policy is built afresh for every run, so relative ages stay relative:
-///
-/// ```
-/// use std::{sync::Arc, time::Duration};
-/// use history::retention::{Retention, RetentionSchedule};
-/// use history::MemoryStore;
-///
-/// let store = Arc::new(MemoryStore::new());
-/// let schedule = RetentionSchedule::start(store.clone(), Duration::from_secs(3600), || {
-///     Retention::older_than(Duration::from_secs(90 * 86_400))
-/// })?;
-/// drop(schedule); // stops the thread
-/// # Ok::<(), history::Error>(())
-/// ```
-#[derive(Debug)]
-pub struct RetentionSchedule {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl RetentionSchedule {
-    /// Runs `policy()` on `store` every `interval` (the first run after one interval). A failed
-    /// run is logged and retried at the next interval.
-    pub fn start<S: crate::HistoryStore + ?Sized>(
-        store: std::sync::Arc<S>,
-        interval: Duration,
-        policy: impl Fn() -> Retention + Send + 'static,
-    ) -> Result<RetentionSchedule, crate::Error> {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let runs = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counter = runs.clone();
-        let thread = std::thread::Builder::new()
-            .name("history-retention".into())
-            .spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(interval)
-                {
-                    match store.purge(&policy()) {
-                        Ok(r) => tracing::debug!(deleted = r.deleted, "history: retention run"),
-                        Err(e) => tracing::warn!("history: retention run failed: {e}"),
-                    }
-                    counter.fetch_add(1, std::sync::atomic::Ordering::Release);
-                }
-            })?;
-        Ok(RetentionSchedule {
-            stop: Some(stop),
-            thread: Some(thread),
-            runs,
-        })
-    }
-
-    /// How many runs have finished.
-    pub fn runs(&self) -> u64 {
-        self.runs.load(std::sync::atomic::Ordering::Acquire)
-    }
-}
-
-impl Drop for RetentionSchedule {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,29 +251,5 @@ mod tests {
         // An age within the calendar still counts back from now.
         let day = Retention::older_than(Duration::from_secs(86_400));
         assert!(day.filter.until.is_some_and(|t| t < crate::now()));
-    }
-
-    #[test]
-    fn a_schedule_purges_repeatedly_until_dropped() {
-        let store = std::sync::Arc::new(MemoryStore::new());
-        let mut failed = Event::new(EventType::VmStart, "a");
-        failed.status = EventStatus::Failed;
-        store
-            .write_batch(&[failed, Event::new(EventType::VmStart, "b")])
-            .unwrap();
-        let schedule = RetentionSchedule::start(store.clone(), Duration::from_millis(5), || {
-            Retention::matching(Filter::new().status(EventStatus::Failed))
-        })
-        .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while schedule.runs() < 2 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the schedule never ran"
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        assert_eq!(store.len(), 1);
-        drop(schedule);
     }
 }
