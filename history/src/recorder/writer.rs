@@ -124,6 +124,8 @@ impl Writer {
     pub fn run(mut self) {
         // Even if the store panics, tell the waiting flushes that nobody will write any more.
         let _gone = GoneOnDrop(self.shared.clone());
+        // Spill files found unreadable when the recorder opened them are reported now.
+        self.after_spill_change();
         let mut spare: Vec<Event> = Vec::with_capacity(self.shared.batch_size);
         while let Some(work) = self.next_work(&mut spare) {
             match work {
@@ -452,11 +454,12 @@ impl Writer {
             .counters
             .replayed
             .fetch_add(done.events, Ordering::Relaxed);
-        if done.undecodable > 0 {
-            self.lose(
-                done.undecodable,
-                "a spill frame could not be decoded".into(),
-            );
+        if done.lost > 0 {
+            let why = done
+                .lost_why
+                .take()
+                .unwrap_or_else(|| "a spill frame could not be read".into());
+            self.lose(done.lost, why);
         }
         match result {
             Ok(()) => {
@@ -484,6 +487,13 @@ impl Writer {
     }
 
     fn after_spill_change(&mut self) {
+        let unreadable = self.spill.as_mut().map_or(0, Spill::take_lost);
+        if unreadable > 0 {
+            self.lose(
+                unreadable,
+                "a spill file held no readable frame (kept aside as .corrupt-*)".into(),
+            );
+        }
         let pending = self.spill.as_ref().map_or(0, Spill::pending_events);
         self.spill_pending = pending > 0;
         self.shared.lock().spill_pending = pending;
