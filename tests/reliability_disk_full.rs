@@ -3,7 +3,8 @@
 //! counted as lost, and replayed once space returns.
 //!
 //! Uses a real full filesystem: a size-limited tmpfs mounted for the test (needs root, as on
-//! the project's machines and CI). Where mounting is refused, the test says why and stops.
+//! the project's machines and CI). Where mounting is refused, the test says why and runs the
+//! same scenario in a child process under a file size limit (`RLIMIT_FSIZE`) instead.
 
 mod write_support;
 
@@ -74,17 +75,89 @@ fn padded(n: u64) -> history::Event {
     e
 }
 
+/// Set in the child process that runs the scenario under a file size limit.
+const FSIZE_CHILD: &str = "HISTORY_TEST_FSIZE_CHILD";
+
 #[test]
 fn a_group_commit_that_fails_on_a_full_disk_loses_nothing() {
-    let fs = match Tmpfs::mount("16m") {
+    if std::env::var_os(FSIZE_CHILD).is_some() {
+        return under_a_file_size_limit();
+    }
+    let mounted = match std::env::var_os("HISTORY_TEST_NO_MOUNT") {
+        Some(_) => Err("HISTORY_TEST_NO_MOUNT is set".to_owned()),
+        None => Tmpfs::mount("16m"),
+    };
+    let fs = match mounted {
         Ok(fs) => fs,
         Err(why) => {
-            eprintln!("SKIPPED: cannot mount a tmpfs for the full-disk test: {why}");
+            eprintln!(
+                "cannot mount a tmpfs for the full-disk test ({why}): running it under \
+                 RLIMIT_FSIZE in a child process instead"
+            );
+            let exe = std::env::current_exe().unwrap();
+            let status = Command::new("sh")
+                .arg("-c")
+                // Writes past the limit then fail with EFBIG instead of killing the process.
+                .arg("trap '' XFSZ && exec \"$0\" \"$@\"")
+                .arg(&exe)
+                .args([
+                    "--exact",
+                    "a_group_commit_that_fails_on_a_full_disk_loses_nothing",
+                    "--nocapture",
+                ])
+                .env(FSIZE_CHILD, "1")
+                .status()
+                .unwrap();
+            assert!(status.success(), "the child run failed: {status}");
             return;
         }
     };
+    let db_dir = fs.path().to_owned();
+    scenario(
+        &db_dir,
+        3_000,
+        &mut || {
+            fill(&db_dir);
+        },
+        &mut || std::fs::remove_file(db_dir.join("ballast")).unwrap(),
+    );
+}
+
+/// The same scenario where no tmpfs can be mounted: every file of this process may grow only
+/// so far, which the database's log reaches while the spill file (which starts empty) does not.
+fn under_a_file_size_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir = dir.path().to_owned();
+    let original = getrlimit(Resource::Fsize);
+    let largest = || {
+        std::fs::read_dir(&db_dir)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .max()
+            .unwrap_or(0)
+    };
+    scenario(
+        &db_dir,
+        1_500,
+        &mut || {
+            let limit = largest() + (1 << 20);
+            setrlimit(
+                Resource::Fsize,
+                Rlimit {
+                    current: Some(limit),
+                    maximum: original.maximum,
+                },
+            )
+            .unwrap();
+        },
+        &mut || setrlimit(Resource::Fsize, original).unwrap(),
+    );
+}
+
+fn scenario(db_dir: &Path, total: u64, make_full: &mut dyn FnMut(), make_room: &mut dyn FnMut()) {
     let spill_dir = tempfile::tempdir().unwrap();
-    let db = fs.path().join("history.db");
+    let db = db_dir.join("history.db");
     let store = SqliteStore::open(&db).unwrap();
     let recorder = Recorder::builder()
         .batch_size(64)
@@ -100,8 +173,7 @@ fn a_group_commit_that_fails_on_a_full_disk_loses_nothing() {
     }
     recorder.flush().unwrap();
 
-    let ballast = fill(fs.path());
-    let total = 3_000u64;
+    make_full();
     for n in 50..total {
         recorder.record(padded(n)).unwrap();
     }
@@ -114,7 +186,7 @@ fn a_group_commit_that_fails_on_a_full_disk_loses_nothing() {
         "the disk was full, yet nothing was spilled: {stats:?}"
     );
 
-    std::fs::remove_file(&ballast).unwrap();
+    make_room();
     for _ in 0..600 {
         recorder.flush().unwrap();
         if recorder.stats().spill_pending == 0 {
