@@ -34,7 +34,7 @@ pub enum ExecError {
         hint: String,
     },
     /// The program could not be started for another reason (permissions, not executable, …).
-    #[error("cannot start `{program}`: {source}")]
+    #[error("cannot start `{program}`")]
     Spawn {
         /// The program as given.
         program: String,
@@ -43,7 +43,7 @@ pub enum ExecError {
         source: std::io::Error,
     },
     /// The tee file could not be created.
-    #[error("cannot create the tee file `{}`: {source}", path.display())]
+    #[error("cannot create the tee file `{}`", path.display())]
     Tee {
         /// The file asked for.
         path: PathBuf,
@@ -52,7 +52,7 @@ pub enum ExecError {
         source: std::io::Error,
     },
     /// A file the executor writes for the run (e.g. Ansible's extra-vars file) failed.
-    #[error("I/O error preparing the run: {0}")]
+    #[error("I/O error preparing the run")]
     Io(#[from] std::io::Error),
     /// Not called from inside a tokio runtime.
     #[error("executors must be used inside a tokio runtime")]

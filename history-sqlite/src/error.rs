@@ -16,11 +16,23 @@ pub enum SqliteError {
         path: PathBuf,
     },
     /// The file could not be created or opened (missing parent directory, no permission, …).
-    #[error("cannot create or open history database {}: {source}", path.display())]
+    #[error("cannot create or open history database {}", path.display())]
     CannotOpen {
         /// The path given.
         path: PathBuf,
         /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database cannot be written by this process: a read-only file or file system, or
+    /// no write permission. It was left untouched.
+    #[error("history database {} is read-only for this process: {reason}; it was left untouched", path.display())]
+    ReadOnly {
+        /// The path given.
+        path: PathBuf,
+        /// Why, in words.
+        reason: &'static str,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -60,9 +72,16 @@ pub enum SqliteError {
     /// Stored data could not be read back (a column holds something this library never writes).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
-    /// An error from SQLite.
-    #[error("SQLite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// An error from SQLite: its message (SQLite's own error code stays on the value; it is
+    /// not repeated as a source, whose text would say the same again).
+    #[error("{0}")]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for SqliteError {
+    fn from(e: rusqlite::Error) -> SqliteError {
+        SqliteError::Sqlite(e)
+    }
 }
 
 impl SqliteError {

@@ -158,6 +158,8 @@ fn vacuum_step(store: &SqliteStore) -> Result<i64, SqliteError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use history::{Event, EventType, HistoryStore, Json, Query};
 
     use super::*;
@@ -222,5 +224,19 @@ mod tests {
             "{} of {full} pages left",
             pages(&store)
         );
+    }
+
+    #[test]
+    fn an_age_beyond_the_calendar_purges_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = filled(&dir, 3);
+        for age in [
+            Duration::MAX,
+            Duration::from_secs(10_000_000 * 365 * 86_400),
+        ] {
+            let report = store.purge(&Retention::older_than(age)).unwrap();
+            assert_eq!(report.deleted, 0);
+        }
+        assert_eq!(store.count(&Query::new()).unwrap(), 3);
     }
 }

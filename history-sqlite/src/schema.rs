@@ -4,7 +4,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -135,8 +135,19 @@ pub(crate) fn open_write_connection(
         });
     }
     create_private(path)?;
+    for file in [path.to_owned(), beside(path, "-wal"), beside(path, "-shm")] {
+        tighten(&file);
+    }
+    check_writable(path)?;
     check_header(path)?;
     let conn = connect(path, busy)?;
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(SqliteError::ReadOnly {
+            path: path.to_owned(),
+            reason: "SQLite could open it only for reading",
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+    }
     let what = inspect(&conn, path)?;
     if what == Found::Fresh {
         // Must precede the first table; stored in the header.
@@ -171,13 +182,25 @@ pub(crate) fn open_read_connection(path: &Path, busy: Duration) -> Result<Connec
     Ok(conn)
 }
 
+/// `path` as SQLite must be given it to open that very file: a relative path that starts with
+/// `file:` would be read as a URI (`file:x.db?mode=memory`, an in-memory database), so it is
+/// prefixed with `./`. URIs are never enabled.
+fn file_path(path: &Path) -> std::borrow::Cow<'_, Path> {
+    if path.as_os_str().as_encoded_bytes().starts_with(b"file:") {
+        std::borrow::Cow::Owned(Path::new(".").join(path))
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    }
+}
+
 fn connect(path: &Path, busy: Duration) -> Result<Connection, SqliteError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| SqliteError::CannotOpen {
-        path: path.to_owned(),
-        source: std::io::Error::other(e),
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(file_path(path), flags).map_err(|e| {
+        SqliteError::CannotOpen {
+            path: path.to_owned(),
+            // SQLite's message alone: its own source would say the same again.
+            source: std::io::Error::other(e.to_string()),
+        }
     })?;
     let setup = || -> rusqlite::Result<()> {
         conn.busy_timeout(busy)?;
@@ -187,6 +210,62 @@ fn connect(path: &Path, busy: Duration) -> Result<Connection, SqliteError> {
     };
     setup().map_err(|e| not_a_database(e, path))?;
     Ok(conn)
+}
+
+/// `<path><suffix>`: SQLite's `-wal` and `-shm` files beside the database.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Takes away every permission of group and others from `file` (when it exists), saying so:
+/// a database made by an older version, by hand or under another umask may be readable by
+/// anyone. SQLite gives the `-wal` and `-shm` files it creates the database's mode.
+fn tighten(file: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(file) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 == 0 || !meta.is_file() {
+            return;
+        }
+        match std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode & 0o700)) {
+            Ok(()) => tracing::warn!(
+                "history-sqlite: {} had mode {mode:o}, open to other users; tightened to {:o}",
+                file.display(),
+                mode & 0o700
+            ),
+            Err(e) => tracing::warn!(
+                "history-sqlite: {} has mode {mode:o}, open to other users, and could not be \
+                 tightened: {e}",
+                file.display()
+            ),
+        }
+    }
+}
+
+/// Refuses a database this process cannot write (read-only file or file system, no write
+/// permission) with its name and why, before SQLite fails on it with a vaguer message.
+fn check_writable(path: &Path) -> Result<(), SqliteError> {
+    match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(source) => {
+            let reason = match source.kind() {
+                std::io::ErrorKind::ReadOnlyFilesystem => "its file system is mounted read-only",
+                std::io::ErrorKind::PermissionDenied => "this process may not write it",
+                _ => "it cannot be opened for writing",
+            };
+            Err(SqliteError::ReadOnly {
+                path: path.to_owned(),
+                reason,
+                source,
+            })
+        }
+    }
 }
 
 /// Creates `path` with mode 0600 if it does not exist (history holds sensitive data). SQLite

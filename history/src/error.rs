@@ -17,7 +17,7 @@ pub enum Error {
         reason: String,
     },
     /// The store failed.
-    #[error("store error: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The recorder has been shut down; nothing more can be recorded through it.
     #[error("the recorder is shut down")]
@@ -58,7 +58,7 @@ pub enum Error {
     #[error("a default recorder is already installed for this process")]
     AlreadyInitialized,
     /// An I/O error (starting the writer thread, files).
-    #[error("I/O error: {0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

@@ -9,8 +9,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum StoreError {
     /// The store cannot be reached or is busy right now; the same call may succeed later
     /// (the recorder retries these).
-    #[error("store unavailable: {0}")]
-    Unavailable(#[source] BoxError),
+    #[error(transparent)]
+    Unavailable(BoxError),
     /// The query (or its cursor) is not valid.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -18,8 +18,8 @@ pub enum StoreError {
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     /// Any other backend failure.
-    #[error("{0}")]
-    Backend(#[source] BoxError),
+    #[error(transparent)]
+    Backend(BoxError),
 }
 
 impl StoreError {
