@@ -66,7 +66,11 @@ pub use json::Json;
 pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};
 pub use store::{Cursor, Filter, HistoryStore, MemoryStore, Order, Page, Query, StoreError};
 
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc = include_str!("../docs/track_history.md")]
 pub use history_macros::track_history;
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc = include_str!("../docs/track_terraform.md")]
 pub use history_macros::track_terraform;

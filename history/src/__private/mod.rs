@@ -53,5 +53,5 @@ pub mod prelude {
 /// `history` also pins `history-macros` to its exact version.
 pub use crate::__private as v1;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "macros"))]
 mod crate_path;

@@ -1,79 +1,11 @@
-//! Streaming export of any query from any store, as JSON Lines or CSV. Events are read one
-//! page at a time through the query's cursor, so memory use does not grow with the result.
+//! CSV export (feature `export-csv`): one row per event, the columns of [`CSV_COLUMNS`].
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
+use super::{for_each_event, io};
 use crate::event::Event;
 use crate::store::{HistoryStore, Query};
 use crate::Error;
-
-/// Events fetched per page while exporting.
-pub const EXPORT_PAGE: usize = 1_000;
-
-/// Calls `each` with every event matching `query`'s filters, in its order, page by page
-/// (the query's limit is ignored: everything matching is visited). Returns how many.
-pub fn for_each_event(
-    store: &dyn HistoryStore,
-    query: &Query,
-    mut each: impl FnMut(&Event) -> Result<(), Error>,
-) -> Result<u64, Error> {
-    let mut q = query.clone();
-    q.limit = EXPORT_PAGE;
-    q.with_total = false;
-    let mut n = 0u64;
-    loop {
-        let page = store.query(&q)?;
-        for e in &page.items {
-            each(e)?;
-            n += 1;
-        }
-        match page.next_cursor {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(n),
-        }
-    }
-}
-
-fn io(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
-    Error::Io(std::io::Error::other(e))
-}
-
-/// Writes every event matching `query` to `out` as JSON Lines (one event per line, the
-/// event's serde form). Returns how many.
-///
-/// ```
-/// use history::{export, Event, EventType, HistoryStore, MemoryStore, Query};
-/// let store = MemoryStore::new();
-/// store.write_batch(&[Event::new(EventType::VmStart, "vm::start")])?;
-/// let mut out = Vec::new();
-/// assert_eq!(export::jsonl(&store, &Query::new(), &mut out)?, 1);
-/// let back: Vec<Event> = export::read_jsonl(&out[..]).collect::<Result<_, _>>()?;
-/// assert_eq!(back.len(), 1);
-/// # Ok::<(), history::Error>(())
-/// ```
-pub fn jsonl(store: &dyn HistoryStore, query: &Query, mut out: impl Write) -> Result<u64, Error> {
-    let n = for_each_event(store, query, |e| {
-        serde_json::to_writer(&mut out, e).map_err(io)?;
-        out.write_all(b"\n")?;
-        Ok(())
-    })?;
-    out.flush()?;
-    Ok(n)
-}
-
-/// Reads events back from JSON Lines (blank lines are skipped); an unreadable line is an
-/// error naming its number.
-pub fn read_jsonl(input: impl BufRead) -> impl Iterator<Item = Result<Event, Error>> {
-    input
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
-        .map(|(i, line)| {
-            let line = line?;
-            serde_json::from_str(&line)
-                .map_err(|e| Error::invalid(format!("line {}", i + 1), e.to_string()))
-        })
-}
 
 /// The CSV columns, in order.
 pub const CSV_COLUMNS: &[&str] = &[
@@ -145,7 +77,7 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, Error> {
 /// times in RFC 3339, durations in seconds, JSON documents as JSON text, the error as its
 /// message chain and as JSON. Returns how many events.
 pub fn csv(store: &dyn HistoryStore, query: &Query, out: impl Write) -> Result<u64, Error> {
-    let mut w = csv::Writer::from_writer(out);
+    let mut w = ::csv::Writer::from_writer(out);
     w.write_record(CSV_COLUMNS).map_err(io)?;
     let n = for_each_event(store, query, |e| {
         w.write_record(csv_record(e)?).map_err(io)?;
