@@ -7,7 +7,8 @@
 //! - [`event`]: the data model — [`Event`], [`EventType`], [`EventStatus`], [`ErrorInfo`].
 //! - [`store`]: where events are kept — the [`HistoryStore`] trait, [`Filter`] (which
 //!   events), [`Query`] and [`Page`] (one page of them), and the reference [`MemoryStore`]. The embedded default is `history_sqlite::SqliteStore`.
-//! - [`context`]: nesting of tracked calls and the ids a [`scope`] supplies.
+//! - [`context`]: nesting of tracked calls and the ids a [`scope`] supplies;
+//!   [`current_call`]: fields of the running call's event that are known only later.
 //! - [`stats`], [`retention`], [`export`], [`diff`]: statistics, purging old events, streaming
 //!   JSON Lines / CSV export, and comparing two events — over any store.
 //! - [`recorder`]: the [`Recorder`] that takes events off the caller's thread and writes them
@@ -35,6 +36,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod context;
+pub mod current_call;
 pub mod event;
 pub mod recorder;
 pub mod store;

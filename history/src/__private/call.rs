@@ -413,6 +413,7 @@ impl Active {
                 result: None,
                 error: None,
                 terraform_status: self.event.terraform_status,
+                fields: None,
             };
             if let Some(change) = self.update(change, Durability::Buffered) {
                 // The writer has the in-progress record: this one goes on its own.
@@ -475,6 +476,7 @@ impl Active {
             } else {
                 self.event.terraform_status
             },
+            fields: crate::current_call::take(self.event.id),
         };
         let durability = self.options.durability;
         if let Some(change) = self.update(change, durability) {
@@ -498,11 +500,16 @@ struct Change {
     result: Option<Json>,
     error: Option<Box<ErrorInfo>>,
     terraform_status: Option<TerraformStatus>,
+    /// Fields set from inside the call (`history::current_call`).
+    fields: Option<crate::current_call::Fields>,
 }
 
 impl Change {
     #[inline]
     fn apply(self, event: &mut Event) {
+        if let Some(fields) = self.fields {
+            fields.apply(event);
+        }
         event.status = self.status;
         event.finished_at = self.finished_at;
         event.duration = self.duration;
