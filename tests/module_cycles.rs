@@ -421,9 +421,6 @@ const KNOWN: &[(&str, &[&str])] = &[
             "recorder::writer",
         ],
     ),
-    // valid checks attr's Args and bind's Binding; attr takes a message constant
-    // (DURABILITY_EXPECTED) and bind a helper (unraw) back from valid
-    ("history-macros", &["attr", "bind", "valid"]),
     // terraform (mod.rs) and its handler, run and ui parts share types both ways
     (
         "history-exec",

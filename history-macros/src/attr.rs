@@ -8,6 +8,11 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{parenthesized, Error, Expr, Ident, LitStr, Path, Result, Token};
 
+/// What `durability = ...` accepts.
+pub(crate) const DURABILITY_EXPECTED: &str = "`durability` accepts `sync` (the call returns once \
+                                              its final event is committed) or `buffered` (the \
+                                              default)";
+
 /// Which attribute is being expanded.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -227,7 +232,7 @@ const ARGUMENTS: &[Argument] = &[
         parse: |a, _, input| {
             input.parse::<Token![=]>()?;
             if input.is_empty() || input.peek(Token![,]) {
-                return Err(input.error(crate::valid::DURABILITY_EXPECTED));
+                return Err(input.error(DURABILITY_EXPECTED));
             }
             a.durability = Some(input.parse()?);
             Ok(())

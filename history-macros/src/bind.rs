@@ -12,8 +12,6 @@ use quote::quote;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, ExprAsync, FnArg, Ident, Pat, Signature, Stmt};
 
-use crate::valid::unraw;
-
 /// A name an argument binds.
 pub(crate) struct Binding {
     pub ident: Ident,
@@ -140,5 +138,14 @@ fn collect(pat: &Pat, out: &mut Vec<Binding>) {
             }
         }
         _ => {}
+    }
+}
+
+/// An identifier without its `r#`.
+pub(crate) fn unraw(ident: &syn::Ident) -> String {
+    let name = ident.to_string();
+    match name.strip_prefix("r#") {
+        Some(bare) => bare.to_owned(),
+        None => name,
     }
 }

@@ -120,7 +120,7 @@ struct Gen<'a> {
 /// Whether `name` is one of the function's arguments.
 fn bare_ident(expr: &Expr) -> Option<String> {
     match expr {
-        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(valid::unraw),
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().map(bind::unraw),
         Expr::Reference(r) => bare_ident(&r.expr),
         Expr::Paren(p) => bare_ident(&p.expr),
         _ => None,
@@ -144,7 +144,7 @@ impl Gen<'_> {
     /// the event and records it in progress.
     fn start_call(&self, sig: &syn::Signature, bound: &Bound) -> TokenStream {
         let (p, krate, args) = (&self.p, &self.krate, self.args);
-        let fn_name = valid::unraw(&sig.ident);
+        let fn_name = bind::unraw(&sig.ident);
 
         let mut command_setup = quote!();
         let event_type = match (&self.checked.command, &args.event_type) {
@@ -282,12 +282,12 @@ impl Gen<'_> {
         }
         if !args.skip_all {
             for b in &bound.bindings {
-                if args.skipped().any(|s| valid::unraw(s) == b.name) || taken.contains(&b.name) {
+                if args.skipped().any(|s| bind::unraw(s) == b.name) || taken.contains(&b.name) {
                     continue;
                 }
                 let key = format!("\"{}\":", b.name);
                 let redact = b.opaque
-                    || args.redacted().any(|r| valid::unraw(r) == b.name)
+                    || args.redacted().any(|r| bind::unraw(r) == b.name)
                     || is_secret_name(&b.name);
                 if redact {
                     captures.push(quote!(__history_params.redacted(#key);));

@@ -6,17 +6,12 @@
 use proc_macro2::TokenTree;
 use syn::{Error, LitStr, Result, Signature};
 
-use crate::attr::{Args, CommandArg, EventTypeArg, Kind};
-use crate::bind::Binding;
+use crate::attr::{Args, CommandArg, EventTypeArg, Kind, DURABILITY_EXPECTED};
+use crate::bind::{unraw, Binding};
 
 /// Names (operation, custom event type, label keys) are 1 to this many characters: the
 /// runtime's `history::event::limits::MAX_NAME_CHARS` (a test pins the two together).
 pub(crate) const MAX_NAME_CHARS: usize = 100;
-
-/// What `durability = ...` accepts.
-pub(crate) const DURABILITY_EXPECTED: &str = "`durability` accepts `sync` (the call returns once \
-                                              its final event is committed) or `buffered` (the \
-                                              default)";
 
 /// A Terraform command known at compile time.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -304,15 +299,6 @@ fn check_name(
                 }
             ),
         ));
-    }
-}
-
-/// An identifier without its `r#`.
-pub(crate) fn unraw(ident: &syn::Ident) -> String {
-    let name = ident.to_string();
-    match name.strip_prefix("r#") {
-        Some(bare) => bare.to_owned(),
-        None => name,
     }
 }
 
