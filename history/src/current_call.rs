@@ -13,6 +13,7 @@
 //! return `false` (debug builds say so in the log, at debug level).
 //!
 //! ```
+//! # #[cfg(feature = "macros")] {
 //! use history::{current_call, track_history, EventType, MemoryStore, Recorder};
 //! use std::sync::Arc;
 //!
@@ -34,6 +35,7 @@
 //!
 //! // Outside a tracked call nothing happens.
 //! assert!(!current_call::set_label("zone", "nowhere"));
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
