@@ -421,16 +421,6 @@ const KNOWN: &[(&str, &[&str])] = &[
             "recorder::writer",
         ],
     ),
-    // terraform (mod.rs) and its handler, run and ui parts share types both ways
-    (
-        "history-exec",
-        &[
-            "terraform",
-            "terraform::handler",
-            "terraform::run",
-            "terraform::ui",
-        ],
-    ),
 ];
 
 #[test]

@@ -2,8 +2,9 @@
 
 use serde_json::{json, Value};
 
+use super::command::TerraformCommand;
+use super::run::TerraformRun;
 use super::ui::UiState;
-use super::{TerraformCommand, TerraformRun};
 use crate::record::{process_details, stopped_status, RunRecord};
 use crate::{Ending, LineAction, LineHandler, ProcessOutcome, StreamKind};
 use history::{ErrorInfo, EventStatus, TerraformStatus};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Ending, KeptOutput};
 use history::{ErrorInfo, EventId, EventStatus, TerraformStatus};
 
-use super::TerraformCommand;
+use super::command::TerraformCommand;
 
 /// The result of one Terraform run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -217,7 +217,7 @@ pub struct UnknownMessage {
 
 impl TerraformRun {
     /// The short summary recorded as the event's `result` (and returned by
-    /// [`TerraformExecutor::run`](super::TerraformExecutor::run)).
+    /// [`TerraformExecutor::run`](crate::terraform::TerraformExecutor::run)).
     pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({
             "command": self.command,
