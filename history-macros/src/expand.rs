@@ -12,8 +12,9 @@ use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Block, Error, Expr, ExprAsync, Ident, Item, ItemFn, Result, ReturnType, Stmt, Type};
 
-use crate::attr::{is_secret_name, Args, EventTypeArg, Kind};
+use crate::attr::{Args, EventTypeArg, Kind};
 use crate::bind::{self, Bound};
+use crate::secret_names::is_secret_name;
 use crate::valid::{self, Checked, TerraformCommand};
 
 /// Reads the item the attribute is on. Something that is not a function gets that said; a
@@ -212,12 +213,14 @@ impl Gen<'_> {
                         #[allow(unused_imports)]
                         use #p::prelude::*;
                         #command_setup
+                        // Captured under the recorder's redaction policy and size caps.
+                        let __history_parameters = #params;
                         // Built in place in the call: the event is not moved on its way there.
                         let mut __history_starting = #p::Call::begin(
                             __history_recorder,
                             #event_type,
                             #operation,
-                            #params,
+                            __history_parameters,
                             #p::Options {
                                 terraform: #terraform,
                                 backtrace: #backtrace,
@@ -286,15 +289,26 @@ impl Gen<'_> {
                     continue;
                 }
                 let key = format!("\"{}\":", b.name);
-                let redact = b.opaque
-                    || args.redacted().any(|r| bind::unraw(r) == b.name)
-                    || is_secret_name(&b.name);
-                if redact {
-                    captures.push(quote!(__history_params.redacted(#key);));
+                let name = &b.name;
+                let forced = b.opaque || args.redacted().any(|r| bind::unraw(r) == b.name);
+                let by_name = is_secret_name(&b.name);
+                let ident = &b.ident;
+                // A redacted value is remembered, to be scrubbed from the rest of the event.
+                let redacted = quote! {
+                    __history_params.redacted(#key);
+                    (&&&&#p::Redacted(&#ident)).__history_remember(__history_params.secrets());
+                };
+                if forced {
+                    captures.push(redacted);
                 } else {
-                    let ident = &b.ident;
+                    // The recorder's policy may extend or narrow the default names.
                     captures.push(quote! {
-                        (&&&#p::Capture(&#ident)).__history_capture(__history_params.field(#key));
+                        if __history_params.redacts(#name, false, #by_name) {
+                            #redacted
+                        } else {
+                            (&&&#p::Capture(&#ident))
+                                .__history_capture(__history_params.field(#key));
+                        }
                     });
                 }
             }
@@ -303,7 +317,7 @@ impl Gen<'_> {
             quote!(#p::Params::none())
         } else {
             quote! {{
-                let mut __history_params = #p::Params::new();
+                let mut __history_params = #p::Params::new(&__history_recorder);
                 #(#captures)*
                 __history_params.finish()
             }}
@@ -350,7 +364,7 @@ impl Gen<'_> {
         let json = if args.result.is_some() {
             quote!(::core::option::Option::None)
         } else {
-            quote!(::core::option::Option::Some(#p::json_of(|__history_out| {
+            quote!(::core::option::Option::Some(__history_call.capture(|__history_out| {
                 (&&&#p::Capture(__history_value)).__history_capture(__history_out)
             })))
         };

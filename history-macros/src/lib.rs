@@ -11,6 +11,7 @@
 mod attr;
 mod bind;
 mod expand;
+mod secret_names;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -74,17 +74,24 @@ impl Text {
 }
 
 impl Json {
-    /// Serializes `value` to JSON text.
+    /// Serializes `value` to JSON text. Arrays and objects nested deeper than
+    /// [`Json::MAX_DEPTH`] are replaced by the string `"[depth limit]"`.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Json, serde_json::Error> {
-        serde_json::to_string(value).map(|s| Json(Text::from_string(s)))
+        serde_json::to_string(value).map(|s| Json(Text::from_string(cap_depth(s))))
     }
 
-    /// Parses `text`, keeping it as given when it is a valid JSON document.
+    /// Parses `text`, keeping it as given when it is a valid JSON document nested at most
+    /// [`Json::MAX_DEPTH`] deep (deeper arrays and objects are replaced by the string
+    /// `"[depth limit]"`).
     pub fn parse(text: impl Into<String>) -> Result<Json, serde_json::Error> {
-        let text = text.into();
+        let text = cap_depth(text.into());
         serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
         Ok(Json(Text::from_string(text)))
     }
+
+    /// The deepest nesting of arrays and objects a `Json` keeps, well under the 128 levels
+    /// serde_json parses, so that every document (and an event holding it) can be read back.
+    pub const MAX_DEPTH: usize = 100;
 
     /// Wraps text the caller guarantees is one valid JSON document (the capture runtime writes
     /// it with `serde_json`). Not public: a wrong call would break the type's invariant.
@@ -160,9 +167,90 @@ impl Default for Json {
 }
 
 impl From<serde_json::Value> for Json {
+    /// The value's text; arrays and objects nested deeper than [`Json::MAX_DEPTH`] are
+    /// replaced by the string `"[depth limit]"`.
     fn from(value: serde_json::Value) -> Self {
-        Json(Text::from_string(value.to_string()))
+        Json(Text::from_string(cap_depth(value.to_string())))
     }
+}
+
+/// `text` with every array or object nested deeper than [`Json::MAX_DEPTH`] replaced by
+/// `"[depth limit]"`; one scan, no allocation when nothing is that deep. Works on the text
+/// alone (no recursion), so it handles any depth; text that is not JSON is left for the
+/// parser to refuse.
+fn cap_depth(text: String) -> String {
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    // Quick pass: is anything too deep?
+    let mut too_deep = false;
+    while i < b.len() {
+        match b[i] {
+            b'"' => i = skip_string(b, i),
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > Json::MAX_DEPTH {
+                    too_deep = true;
+                    break;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    if !too_deep {
+        return text;
+    }
+    let marker = format!("\"{}\"", crate::redact::serializer::DEPTH_LIMIT);
+    let mut out = String::with_capacity(text.len());
+    let (mut depth, mut copied, mut i) = (0usize, 0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'"' => i = skip_string(b, i),
+            b'[' | b'{' if depth == Json::MAX_DEPTH => {
+                // Skip the whole value.
+                let start = i;
+                let mut inner = 0usize;
+                while i < b.len() {
+                    match b[i] {
+                        b'"' => i = skip_string(b, i),
+                        b'[' | b'{' => inner += 1,
+                        b']' | b'}' => {
+                            inner -= 1;
+                            if inner == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                out.push_str(&text[copied..start]);
+                out.push_str(&marker);
+                copied = (i + 1).min(b.len());
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&text[copied.min(text.len())..]);
+    out
+}
+
+/// The index of the closing quote of the string opening at `start` (or the end).
+fn skip_string(b: &[u8], start: usize) -> usize {
+    let mut j = start + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'"' => return j,
+            _ => j += 1,
+        }
+    }
+    b.len()
 }
 
 impl From<&Json> for serde_json::Value {
@@ -243,6 +331,28 @@ mod tests {
         assert_eq!(Json::parse(over.clone()).unwrap().as_str(), over);
         assert_eq!(Json::from_trusted_str("{}"), Json::empty_object());
         assert_ne!(short, long);
+    }
+
+    #[test]
+    fn deep_documents_are_capped_not_lost() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let j = Json::parse(deep).unwrap();
+        let v = j.to_value();
+        assert!(!v.is_null());
+        let mut cur = &v;
+        let mut levels = 0;
+        while let Some(inner) = cur.get(0) {
+            cur = inner;
+            levels += 1;
+        }
+        assert_eq!(levels, Json::MAX_DEPTH);
+        assert_eq!(cur, "[depth limit]");
+        let obj = format!("{}{}", r#"{"a":"}{","b":"#.repeat(150), "}".repeat(150));
+        let obj = obj.replacen(r#""b":}"#, r#""b":0}"#, 1);
+        let j = Json::parse(obj).unwrap();
+        assert!(j.as_str().contains("[depth limit]") && !j.to_value().is_null());
+        let shallow = Json::parse("[[1]]").unwrap();
+        assert_eq!(shallow.as_str(), "[[1]]");
     }
 
     #[test]

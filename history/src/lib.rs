@@ -39,6 +39,7 @@ pub mod context;
 pub mod current_call;
 pub mod event;
 pub mod recorder;
+pub mod redact;
 pub mod store;
 
 pub mod diff;

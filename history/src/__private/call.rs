@@ -18,6 +18,9 @@ use crate::{
 };
 
 use super::outcome::panic_error;
+use super::scrub::{scrub_error, scrub_json, scrub_labels};
+use super::sink::{capture_with, Parameters, Sink};
+use crate::redact::{self, Redactor};
 
 /// Per-call-site settings the expansion passes as a constant.
 #[derive(Clone, Copy, Debug, Default)]
@@ -202,6 +205,9 @@ struct Active {
     started_body: bool,
     /// The body returned: what remains is recording its outcome.
     body_returned: bool,
+    /// Scrubs the values of the redacted arguments from the rest of the event; only when a
+    /// call redacted something.
+    secrets: Option<Box<Redactor>>,
 }
 
 impl Call {
@@ -233,16 +239,31 @@ impl Call {
         recorder: impl Into<CallRecorder>,
         event_type: EventType,
         operation: impl Into<Cow<'static, str>>,
-        parameters: Json,
+        parameters: impl Into<Parameters>,
         options: Options,
     ) -> Starting {
+        let parameters = parameters.into();
+        let secrets = parameters.redactor().map(Box::new);
         let event = Event::starting_at(
             crate::event::now_micros(),
             event_type,
             operation.into(),
-            parameters,
+            parameters.json,
         );
-        Starting::new(recorder.into(), event, options)
+        let mut starting = Starting::new(recorder.into(), event, options);
+        starting.active.secrets = secrets;
+        starting
+    }
+
+    /// Captures one value (the result) under the recorder's settings: redacted, within the
+    /// size cap, a panic in its `Serialize` caught.
+    #[inline]
+    pub fn capture(&self, write: impl FnOnce(&mut Sink<'_>)) -> Json {
+        let settings = match &self.active {
+            Some(active) => active.recorder.capturing(),
+            None => &redact::DEFAULT_CAPTURING,
+        };
+        capture_with(settings, write)
     }
 
     /// Runs the body of a sync function inside the call: nested tracked calls see it as
@@ -335,6 +356,7 @@ impl Starting {
                 options,
                 started_body: false,
                 body_returned: false,
+                secrets: None,
             }),
         }
     }
@@ -351,6 +373,7 @@ impl Starting {
     /// [`Context`]: crate::context::Context
     pub fn start(self) -> Call {
         let mut active = self.active;
+        let secrets = active.secrets.take();
         let Active {
             recorder,
             event,
@@ -385,11 +408,15 @@ impl Starting {
                 event.labels.entry(k.clone()).or_insert_with(|| v.clone());
             }
         });
+        if !event.labels.is_empty() {
+            scrub_labels(&mut event.labels, recorder.capturing(), secrets.as_deref());
+        }
         if options.terraform {
             event.terraform_status = Some(TerraformStatus::Initiated);
         }
         // The queue gets a copy; the call keeps the original.
         *slot = submit(recorder, Record::Copy(event), Durability::Buffered);
+        active.secrets = secrets;
         Call {
             active: Some(active),
         }
@@ -457,10 +484,16 @@ impl Active {
         if self.event.finished_at.is_none() {
             self.event.finish(status);
         }
+        let settings = self.recorder.capturing();
         let error = error.map(|mut error| {
+            scrub_error(&mut error, settings, self.secrets.as_deref());
             error.fit_to_limits();
             Box::new(error)
         });
+        let result = match (result, self.secrets.as_deref()) {
+            (Some(json), Some(secrets)) => Some(scrub_json(json, secrets)),
+            (result, _) => result,
+        };
         let change = Change {
             status,
             finished_at: self.event.finished_at,

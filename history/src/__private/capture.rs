@@ -6,123 +6,19 @@
 //! (type name), so the most useful form whose bound holds is picked, and a value that is
 //! neither serialisable nor printable still compiles.
 
-use std::cell::Cell;
 use std::fmt::{Debug, Display};
 
 use serde::Serialize;
 
-use crate::{Json, SubjectId};
+use crate::redact::{self as redaction, serializer};
+use crate::SubjectId;
 
-/// What a redacted value is recorded as.
-pub const REDACTED: &str = "[redacted]";
-
-/// A JSON object under construction: the parameters of one call.
-#[derive(Debug)]
-pub struct Params {
-    buf: Vec<u8>,
-    empty: bool,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params::new()
-    }
-}
-
-thread_local! {
-    /// A buffer reused by the captures on this thread, so that capturing a value costs one
-    /// allocation (the shared copy in [`Json`]) instead of two.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
-
-/// Buffers larger than this are not kept for reuse.
-const SCRATCH_KEEP: usize = 64 * 1024;
-
-fn scratch() -> Vec<u8> {
-    // Taken, not borrowed: a capture that runs another tracked call (a `Serialize` impl,
-    // say) just finds no buffer and allocates one.
-    let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
-    buf.clear();
-    buf
-}
-
-fn json_from_scratch(buf: Vec<u8>) -> Json {
-    // serde_json writes UTF-8, and so does everything else here.
-    let json = match std::str::from_utf8(&buf) {
-        Ok(text) => Json::from_trusted_str(text),
-        Err(_) => Json::null(),
-    };
-    give_back(buf);
-    json
-}
-
-fn give_back(buf: Vec<u8>) {
-    if buf.capacity() <= SCRATCH_KEEP {
-        let _ = SCRATCH.try_with(|s| s.set(buf));
-    }
-}
-
-impl Params {
-    /// An empty object.
-    #[inline]
-    pub fn new() -> Params {
-        let mut buf = scratch();
-        buf.push(b'{');
-        Params { buf, empty: true }
-    }
-
-    /// The parameters of a call that captures none: `{}`.
-    #[inline]
-    pub fn none() -> Json {
-        Json::empty_object()
-    }
-
-    /// Starts the field `key` (the expansion passes the quoted name and colon, `"name":`) and
-    /// returns the buffer its value must be written to, as exactly one JSON value.
-    #[inline]
-    pub fn field(&mut self, key: &'static str) -> &mut Vec<u8> {
-        if !self.empty {
-            self.buf.push(b',');
-        }
-        self.empty = false;
-        self.buf.extend_from_slice(key.as_bytes());
-        &mut self.buf
-    }
-
-    /// Adds the field `key` with the value `"[redacted]"`.
-    #[inline]
-    pub fn redacted(&mut self, key: &'static str) {
-        let out = self.field(key);
-        out.push(b'"');
-        out.extend_from_slice(REDACTED.as_bytes());
-        out.push(b'"');
-    }
-
-    /// The finished object.
-    #[inline]
-    pub fn finish(mut self) -> Json {
-        if self.empty {
-            give_back(self.buf);
-            return Json::empty_object();
-        }
-        self.buf.push(b'}');
-        json_from_scratch(self.buf)
-    }
-}
-
-/// Runs `write` (which writes one JSON value) and returns the value.
-#[inline]
-pub fn json_of(write: impl FnOnce(&mut Vec<u8>)) -> Json {
-    let mut buf = scratch();
-    write(&mut buf);
-    json_from_scratch(buf)
-}
+pub use super::sink::Sink;
 
 /// Writes `text` as a JSON string.
 #[inline]
-pub fn write_str(out: &mut Vec<u8>, text: &str) {
-    // Serializing a str into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, text);
+pub fn write_str(out: &mut Sink<'_>, text: &str) {
+    out.write_str(text);
 }
 
 /// A value to capture; see the module docs.
@@ -132,54 +28,46 @@ pub struct Capture<'a, T: ?Sized>(pub &'a T);
 /// Captures through `Serialize` (first choice).
 pub trait ViaSerialize {
     /// Writes the value as one JSON value.
-    fn __history_capture(&self, out: &mut Vec<u8>);
+    fn __history_capture(&self, out: &mut Sink<'_>);
 }
 
 impl<T: Serialize + ?Sized> ViaSerialize for &&Capture<'_, T> {
     #[inline]
-    fn __history_capture(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        if let Err(e) = serde_json::to_writer(&mut *out, self.0) {
-            // A failing Serialize impl may have written part of a value: take it back.
-            out.truncate(start);
-            let _ = serde_json::to_writer(
-                out,
-                &format_args!(
-                    "<unserializable {}: {e}>",
-                    std::any::type_name_of_val(self.0)
-                ),
-            );
-        }
+    fn __history_capture(&self, out: &mut Sink<'_>) {
+        let value = self.0;
+        out.value::<T>(|buf, state| {
+            serializer::serialize(value, &mut serde_json::Serializer::new(buf), state)
+        });
     }
 }
 
-/// Captures through `Debug` (second choice), as a JSON string.
+/// Captures through `Debug` (second choice), as a JSON string with secret fields redacted.
 pub trait ViaDebug {
     /// Writes the value as one JSON value.
-    fn __history_capture(&self, out: &mut Vec<u8>);
+    fn __history_capture(&self, out: &mut Sink<'_>);
 }
 
 impl<T: Debug + ?Sized> ViaDebug for &Capture<'_, T> {
     #[inline]
-    fn __history_capture(&self, out: &mut Vec<u8>) {
-        // Escapes while formatting: no intermediate String.
-        let _ = serde_json::to_writer(out, &format_args!("{:?}", self.0));
+    fn __history_capture(&self, out: &mut Sink<'_>) {
+        let value = self.0;
+        out.value::<T>(|buf, state| {
+            let text = format!("{value:?}");
+            serde_json::to_writer(buf, &*redaction::redact_debug(&text, state.policy))
+        });
     }
 }
 
 /// Captures the type name (last resort), as a JSON string `"<type name>"`.
 pub trait ViaTypeName {
     /// Writes the value as one JSON value.
-    fn __history_capture(&self, out: &mut Vec<u8>);
+    fn __history_capture(&self, out: &mut Sink<'_>);
 }
 
 impl<T: ?Sized> ViaTypeName for Capture<'_, T> {
     #[inline]
-    fn __history_capture(&self, out: &mut Vec<u8>) {
-        let _ = serde_json::to_writer(
-            out,
-            &format_args!("<{}>", std::any::type_name_of_val(self.0)),
-        );
+    fn __history_capture(&self, out: &mut Sink<'_>) {
+        out.marker(&format!("<{}>", std::any::type_name_of_val(self.0)));
     }
 }
 
@@ -318,6 +206,8 @@ impl<T: Debug + ?Sized> TextViaDebug for Text<'_, T> {
 #[allow(clippy::needless_borrow)] // autoref dispatch needs the extra borrows
 mod tests {
     use super::*;
+    use crate::__private::sink::{capture_with, Params, REDACTED};
+    use crate::redact::Capturing;
 
     struct Opaque;
     #[derive(Debug)]
@@ -327,8 +217,10 @@ mod tests {
         a: u8,
     }
 
-    fn captured(write: impl FnOnce(&mut Vec<u8>)) -> String {
-        json_of(write).as_str().to_owned()
+    fn captured(write: impl FnOnce(&mut Sink<'_>)) -> String {
+        capture_with(&Capturing::default(), write)
+            .as_str()
+            .to_owned()
     }
 
     #[test]
@@ -350,10 +242,11 @@ mod tests {
         use std::collections::HashMap;
         let mut bad = HashMap::new();
         bad.insert((1, 2), 3); // tuple keys are not valid JSON object keys
-        let mut p = Params::new();
+        let settings = Capturing::default();
+        let mut p = Params::with(&settings);
         (&&&Capture(&bad)).__history_capture(p.field("\"m\":"));
         p.redacted("\"password\":");
-        let j = p.finish();
+        let j = p.finish().json;
         let v = j.to_value();
         assert!(
             v["m"].as_str().unwrap().starts_with("<unserializable"),

@@ -17,6 +17,9 @@
 mod call;
 mod capture;
 mod outcome;
+mod remember;
+mod scrub;
+mod sink;
 pub mod terraform;
 
 pub use call::{
@@ -24,15 +27,18 @@ pub use call::{
     AsRecorder, Call, CallRecorder, Instrumented, Options, Starting,
 };
 pub use capture::{
-    json_of, write_str, Capture, Params, Subject, SubjectViaDisplay, SubjectViaKnown, Text,
-    TextViaDebug, TextViaDisplay, TextViaOption, ToSubject, ViaDebug, ViaSerialize, ViaTypeName,
-    REDACTED,
+    write_str, Capture, Subject, SubjectViaDisplay, SubjectViaKnown, Text, TextViaDebug,
+    TextViaDisplay, TextViaOption, ToSubject, ViaDebug, ViaSerialize, ViaTypeName,
 };
 pub use outcome::{
     panic_error, rejected_value, ErrorProbe, ErrorViaAsRef, ErrorViaAsRefSendSync, ErrorViaDebug,
     ErrorViaDisplay, ErrorViaStd, ErrorViaTypeName, NotAnError, Probe, Split, SplitPlain,
     SplitResult,
 };
+pub use remember::{
+    Redacted, RememberNothing, RememberViaDebug, RememberViaDisplay, RememberViaSerialize,
+};
+pub use sink::{Parameters, Params, Sink, REDACTED};
 
 /// The traits the autoref dispatch needs in scope; the expansion imports `prelude::*` in
 /// the blocks it generates (never around the user's body).
@@ -44,6 +50,10 @@ pub mod prelude {
     pub use super::outcome::{
         ErrorViaAsRef as _, ErrorViaAsRefSendSync as _, ErrorViaDebug as _, ErrorViaDisplay as _,
         ErrorViaStd as _, ErrorViaTypeName as _, SplitPlain as _, SplitResult as _,
+    };
+    pub use super::remember::{
+        RememberNothing as _, RememberViaDebug as _, RememberViaDisplay as _,
+        RememberViaSerialize as _,
     };
 }
 

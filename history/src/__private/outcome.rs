@@ -66,21 +66,11 @@ impl<'a, T: ?Sized> SplitPlain<'a, T> for Probe<'a, T> {
 #[derive(Debug)]
 pub struct ErrorProbe<'a, T: ?Sized>(pub &'a T);
 
-fn chain_of(error: &dyn StdError) -> Vec<String> {
-    let mut sources = Vec::new();
-    let mut next = error.source();
-    while let Some(e) = next {
-        sources.push(e.to_string());
-        next = e.source();
-    }
-    sources
-}
-
 fn from_dyn<T: ?Sized + Debug>(error: &dyn StdError, outer: &T) -> ErrorInfo {
     ErrorInfo {
         message: error.to_string(),
         kind: Some(std::any::type_name::<T>().to_owned()),
-        sources: chain_of(error),
+        sources: crate::event::source_chain(error),
         debug: Some(format!("{outer:?}")),
         backtrace: None,
     }
@@ -170,14 +160,18 @@ impl<T: ?Sized> ErrorViaTypeName for ErrorProbe<'_, T> {
 
 /// The error recorded for a panic: kind `panic`, the panic message.
 pub fn panic_error(payload: &(dyn Any + Send)) -> ErrorInfo {
-    let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+    ErrorInfo::new(panic_message(payload)).with_kind("panic")
+}
+
+/// The message a panic was raised with.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
         "panicked with a non-string payload".to_owned()
-    };
-    ErrorInfo::new(message).with_kind("panic")
+    }
 }
 
 /// The error recorded when `ok_if` / `error_if` count a returned value as a failure.

@@ -6,7 +6,6 @@ use std::fmt::Display;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::capture::REDACTED;
 use crate::{Event, EventType};
 
 /// The label an unknown run-time command is explained under.
@@ -64,49 +63,36 @@ impl Command {
             .insert(UNKNOWN_COMMAND_LABEL.to_owned(), message);
     }
 }
+use super::sink::{Sink, REDACTED};
+use crate::redact::RedactionPolicy;
 
-/// Whether a name looks like it holds a secret: it contains password, passwd, secret, token,
-/// api_key, apikey, private_key or credential (but `credential_id` and `..._credential_id` are
-/// ids, not secrets). Case-insensitive; `-` counts as `_`.
+/// Whether a name looks like it holds a secret: [`crate::redact::is_secret_name`]. Kept
+/// here for the macro crate's test that pins its compile-time copy of the rule.
 pub fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase().replace('-', "_");
-    const WORDS: [&str; 7] = [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "private_key",
-    ];
-    if WORDS.iter().any(|w| name.contains(w)) {
-        return true;
-    }
-    name.contains("credential")
-        && !(name.ends_with("credential_id") || name.ends_with("credential_ids"))
+    crate::redact::is_secret_name(name)
 }
 
 /// Writes `variables` as JSON with every sensitive value redacted: values under keys that
 /// look secret ([`is_secret_name`]) or are listed in `sensitive`, in objects and in
 /// `[name, value]` pairs, and the `value` of any object marked `"sensitive": true`.
 pub fn write_variables<T: Serialize + ?Sized>(
-    out: &mut Vec<u8>,
+    out: &mut Sink<'_>,
     variables: &T,
     sensitive: &[&str],
 ) {
     let mut value = match serde_json::to_value(variables) {
         Ok(v) => v,
         Err(e) => {
-            super::capture::write_str(out, &format!("<unserializable variables: {e}>"));
+            out.write_str(&format!("<unserializable variables: {e}>"));
             return;
         }
     };
-    redact(&mut value, sensitive);
-    let _ = serde_json::to_writer(out, &value);
+    redact(&mut value, out.policy(), sensitive);
+    out.write_value(&value);
 }
 
-fn redact(value: &mut Value, sensitive: &[&str]) {
-    let secret = |k: &str| is_secret_name(k) || sensitive.contains(&k);
+fn redact(value: &mut Value, policy: &RedactionPolicy, sensitive: &[&str]) {
+    let secret = |k: &str| policy.is_secret(k) || sensitive.contains(&k);
     match value {
         Value::Object(map) => {
             if map.get("sensitive") == Some(&Value::Bool(true)) {
@@ -119,7 +105,7 @@ fn redact(value: &mut Value, sensitive: &[&str]) {
                 if secret(k) || (named_secret && k == "value") {
                     *v = Value::from(REDACTED);
                 } else {
-                    redact(v, sensitive);
+                    redact(v, policy, sensitive);
                 }
             }
         }
@@ -131,7 +117,7 @@ fn redact(value: &mut Value, sensitive: &[&str]) {
                     {
                         pair[1] = Value::from(REDACTED);
                     }
-                    other => redact(other, sensitive),
+                    other => redact(other, policy, sensitive),
                 }
             }
         }
@@ -170,9 +156,12 @@ mod tests {
             "list": [["api_token", "abc"], ["size", "2"]],
             "declared": [{"name": "x", "value": "v1", "sensitive": true}, {"name": "secret_key", "value": "v2"}]
         });
-        let mut out = Vec::new();
-        write_variables(&mut out, &vars, &["custom"]);
-        let text = String::from_utf8(out).unwrap();
+        let settings = crate::redact::Capturing::default();
+        let text = crate::__private::sink::capture_with(&settings, |out| {
+            write_variables(out, &vars, &["custom"])
+        })
+        .as_str()
+        .to_owned();
         for secret in ["hunter2", "s3cr3t", "abc", "v1", "v2"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }

@@ -4,6 +4,44 @@ use std::error::Error as StdError;
 
 use serde::{Deserialize, Serialize};
 
+/// The most `source()` links kept; a longer chain is cut, saying so.
+pub const MAX_SOURCES: usize = 32;
+
+/// The `Display` texts of `error.source()`, its source, …: at most [`MAX_SOURCES`], and cut
+/// where the chain comes back to an error already seen (same address and type), so a
+/// cyclic chain cannot make the capture loop.
+pub(crate) fn source_chain(error: &dyn StdError) -> Vec<String> {
+    let mut sources = Vec::new();
+    let Some(first) = error.source() else {
+        return sources;
+    };
+    let top: *const dyn StdError = error;
+    let mut seen: [*const (dyn StdError + 'static); MAX_SOURCES] = [first; MAX_SOURCES];
+    let mut next = Some(first);
+    while let Some(e) = next {
+        let here: *const (dyn StdError + 'static) = e;
+        if same(here, top) || seen[..sources.len()].iter().any(|&s| same(s, here)) {
+            sources.push("[source chain cut: it loops back to an earlier error]".to_owned());
+            break;
+        }
+        if sources.len() == MAX_SOURCES {
+            sources.push(format!("[source chain cut after {MAX_SOURCES} links]"));
+            break;
+        }
+        seen[sources.len()] = here;
+        sources.push(e.to_string());
+        next = e.source();
+    }
+    sources
+}
+
+/// Whether two errors are one: same address and same type (a wrapper and its first field
+/// share an address).
+#[allow(ambiguous_wide_pointer_comparisons)]
+fn same(a: *const (dyn StdError + '_), b: *const (dyn StdError + '_)) -> bool {
+    std::ptr::eq(a, b)
+}
+
 /// The error an operation ended with.
 ///
 /// Keeps the `Display` message, the chain of `source()` messages under it, and optionally its
@@ -49,16 +87,13 @@ impl ErrorInfo {
     }
 
     /// Message and source chain of any error.
+    ///
+    /// A chain that loops back on itself, or is longer than [`MAX_SOURCES`] links, is cut,
+    /// with a last entry saying so.
     pub fn from_error(error: &(dyn StdError + 'static)) -> ErrorInfo {
-        let mut sources = Vec::new();
-        let mut next = error.source();
-        while let Some(e) = next {
-            sources.push(e.to_string());
-            next = e.source();
-        }
         ErrorInfo {
             message: error.to_string(),
-            sources,
+            sources: source_chain(error),
             ..ErrorInfo::default()
         }
     }

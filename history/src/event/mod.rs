@@ -15,7 +15,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use clock::now_micros;
-pub use error_info::ErrorInfo;
+pub(crate) use error_info::source_chain;
+pub use error_info::{ErrorInfo, MAX_SOURCES};
 pub use ids::{EventId, SubjectId};
 pub use kind::{EventStatus, EventType, TerraformStatus};
 

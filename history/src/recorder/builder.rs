@@ -11,6 +11,7 @@ use super::spill::Spill;
 use super::writer::{GroupCommit, Retry, Writer};
 use super::{Inner, Recorder};
 use crate::event::EventType;
+use crate::redact::{Capturing, RedactionPolicy};
 use crate::store::HistoryStore;
 use crate::Error;
 
@@ -55,6 +56,7 @@ pub struct RecorderBuilder {
     sync_types: Vec<EventType>,
     drop_timeout: Duration,
     thread_name: String,
+    capturing: Capturing,
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +88,7 @@ impl Default for RecorderBuilder {
             sync_types: Vec::new(),
             drop_timeout: Duration::from_secs(30),
             thread_name: "history-writer".into(),
+            capturing: Capturing::default(),
         }
     }
 }
@@ -184,6 +187,26 @@ impl RecorderBuilder {
         self.thread_name = name.into();
         self
     }
+    /// Which names tracked calls redact, at any depth of what they capture (default:
+    /// [`RedactionPolicy::default`]); see [`crate::redact`].
+    pub fn redaction(mut self, policy: RedactionPolicy) -> Self {
+        self.capturing.policy = policy;
+        self
+    }
+    /// The largest captured document kept, in bytes of JSON text: each argument, the
+    /// parameters as a whole, the result, and the execution details (default 64 KiB). A
+    /// larger one is replaced by a marker that keeps its size.
+    pub fn max_value_bytes(mut self, bytes: usize) -> Self {
+        self.capturing.max_value_bytes = bytes;
+        self
+    }
+    /// The longest error text kept, in bytes: the message, each source, the `Debug` form and
+    /// the backtrace (default 8 KiB). A longer one is cut, ending with a marker that keeps
+    /// its size.
+    pub fn max_error_bytes(mut self, bytes: usize) -> Self {
+        self.capturing.max_error_bytes = bytes;
+        self
+    }
 
     /// Starts the writer thread over `store`.
     pub fn build<S: HistoryStore>(self, store: S) -> Result<Recorder, Error> {
@@ -233,6 +256,7 @@ impl RecorderBuilder {
                 sync_types: self.sync_types,
                 drop_timeout: self.drop_timeout,
                 thread: Mutex::new(Some(thread)),
+                capturing: self.capturing,
             }),
         })
     }
@@ -253,6 +277,24 @@ impl RecorderBuilder {
                 format!(
                     "must be 1 to capacity ({}) (got {})",
                     self.capacity, self.batch_size
+                ),
+            ));
+        }
+        if self.capturing.max_value_bytes < 64 {
+            return Err(Error::invalid(
+                "max_value_bytes",
+                format!(
+                    "must be at least 64 (got {})",
+                    self.capturing.max_value_bytes
+                ),
+            ));
+        }
+        if self.capturing.max_error_bytes < 64 {
+            return Err(Error::invalid(
+                "max_error_bytes",
+                format!(
+                    "must be at least 64 (got {})",
+                    self.capturing.max_error_bytes
                 ),
             ));
         }

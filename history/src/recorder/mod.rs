@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::event::{Event, EventType};
+use crate::redact::Capturing;
 use crate::store::HistoryStore;
 use crate::Error;
 
@@ -52,6 +53,7 @@ struct Inner {
     sync_types: Vec<EventType>,
     drop_timeout: Duration,
     thread: Mutex<Option<JoinHandle<()>>>,
+    capturing: Capturing,
 }
 
 /// A record of a tracked call, for [`Recorder::record_call`].
@@ -133,9 +135,18 @@ impl Recorder {
     }
 
     /// [`Recorder::record`] with the durability chosen for this call.
-    pub fn record_with(&self, event: Event, durability: Durability) -> Result<(), Error> {
+    ///
+    /// A document over the recorder's size cap ([`RecorderBuilder::max_value_bytes`],
+    /// [`RecorderBuilder::max_error_bytes`]) is replaced by a marker that keeps its size.
+    pub fn record_with(&self, mut event: Event, durability: Durability) -> Result<(), Error> {
         event.validate()?;
+        self.inner.capturing.fit(&mut event);
         self.enqueue(event, durability)
+    }
+
+    /// What this recorder's tracked calls capture: redaction policy and size caps.
+    pub(crate) fn capturing(&self) -> &Capturing {
+        &self.inner.capturing
     }
 
     /// Queues an event built by the instrumentation, bringing it within the limits instead
@@ -151,6 +162,7 @@ impl Recorder {
         durability: Durability,
     ) -> Result<(), Error> {
         event.fit_to_limits();
+        self.inner.capturing.fit(&mut event);
         self.enqueue(event, durability)
     }
 
@@ -168,6 +180,7 @@ impl Recorder {
         match record {
             CallRecord::Copy(event) => {
                 event.fit_to_limits();
+                self.inner.capturing.fit(event);
                 let sync = self.is_sync(durability, &event.event_type);
                 // Copied before taking the lock: other threads wait for it less.
                 let copy = event.clone();
@@ -176,6 +189,7 @@ impl Recorder {
             }
             CallRecord::Last(mut event) => {
                 event.fit_to_limits();
+                self.inner.capturing.fit(&mut event);
                 self.enqueue_at(event, durability)
             }
         }
