@@ -6,13 +6,21 @@
 //! recorder whose store discards; `#[track_history]` into a `SqliteStore` file. Each on one
 //! thread and on two threads at once (the time is per call, as each thread sees it).
 //!
+//! Also a tracked function taking a small struct argument (`VmSpec`: three fields), the shape
+//! whose capture redaction walks field by field.
+//!
 //! `cargo bench --bench overhead` (add `-- --quick` while developing).
+//!
+//! `HISTORY_OVERHEAD_PROBE=<calls> cargo bench --bench overhead` makes `<calls>` calls of the
+//! struct-argument function into the discarding recorder and exits, with no timing: run it
+//! under `valgrind --tool=callgrind` at two call counts, and the difference of the instruction
+//! counts divided by the difference of the calls is the cost of one call.
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use history::StoreError;
 use history::{track_history, Event, EventId, EventType, HistoryStore, Page, Query, Recorder};
 
@@ -51,6 +59,25 @@ fn traced(user_id: u64, name: &str, size: u32) -> Result<u64, QuotaError> {
 #[track_history(event_type = EventType::VmCreate, user_id = user_id)]
 fn tracked(user_id: u64, name: &str, size: u32) -> Result<u64, QuotaError> {
     body(user_id, name, size)
+}
+
+/// A small struct argument.
+#[derive(Debug, serde::Serialize)]
+struct VmSpec {
+    name: String,
+    size: u32,
+    region: &'static str,
+}
+
+#[inline(never)]
+fn plain_struct(user_id: u64, spec: &VmSpec) -> Result<u64, QuotaError> {
+    body(user_id, &spec.name, spec.size)
+}
+
+#[inline(never)]
+#[track_history(event_type = EventType::VmCreate, user_id = user_id)]
+fn tracked_struct(user_id: u64, spec: &VmSpec) -> Result<u64, QuotaError> {
+    body(user_id, &spec.name, spec.size)
 }
 
 /// A store that keeps nothing: measures the recorder, not a database.
@@ -164,5 +191,52 @@ fn overhead(c: &mut Criterion) {
     let _ = sqlite.shutdown();
 }
 
-criterion_group!(benches, overhead);
-criterion_main!(benches);
+/// The struct-argument function, plain and tracked into a discarding recorder, one thread.
+fn struct_argument(c: &mut Criterion) {
+    let discard = Recorder::new(Discard).expect("a recorder");
+    let spec = VmSpec {
+        name: "my-vm".into(),
+        size: 4,
+        region: "eu-west-1",
+    };
+    let mut group = c.benchmark_group("overhead_struct_argument");
+    group.bench_function("plain", |b| {
+        b.iter(|| black_box(plain_struct(black_box(7), black_box(&spec))))
+    });
+    let _guard = history::set_default(&discard);
+    group.bench_function("track_history_discard", |b| {
+        b.iter(|| black_box(tracked_struct(black_box(7), black_box(&spec))))
+    });
+    group.finish();
+    let _ = discard.flush();
+}
+
+/// `HISTORY_OVERHEAD_PROBE=<calls>`: that many tracked struct-argument calls, no timing.
+fn probe(calls: u64) {
+    let discard = Recorder::new(Discard).expect("a recorder");
+    let spec = VmSpec {
+        name: "my-vm".into(),
+        size: 4,
+        region: "eu-west-1",
+    };
+    history::with_default(&discard, || {
+        for i in 0..calls {
+            let _ = black_box(tracked_struct(black_box(i), black_box(&spec)));
+        }
+    });
+    let _ = discard.shutdown();
+}
+
+criterion_group!(benches, overhead, struct_argument);
+
+fn main() {
+    if let Some(calls) = std::env::var("HISTORY_OVERHEAD_PROBE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        probe(calls);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -303,12 +303,6 @@ impl ProcessCommand {
     }
 }
 
-impl Redactor {
-    fn with(&self, value: String) -> Redactor {
-        Redactor::new(self.values().chain(std::iter::once(value)))
-    }
-}
-
 /// A running process: watch it ([`subscribe`](Running::subscribe)), stop it
 /// ([`cancel`](Running::cancel)) or wait for it ([`wait`](Running::wait)).
 ///

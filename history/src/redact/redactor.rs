@@ -56,6 +56,11 @@ impl Redactor {
         }
     }
 
+    /// This redactor with one more secret.
+    pub fn with(&self, secret: impl Into<String>) -> Redactor {
+        Redactor::new(self.values().chain(std::iter::once(secret.into())))
+    }
+
     /// The secrets as given.
     pub fn values(&self) -> impl Iterator<Item = String> + '_ {
         self.values.iter().cloned()
