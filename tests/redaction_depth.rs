@@ -344,3 +344,63 @@ fn per_recorder_policy_extends_and_narrows() {
     assert_eq!(p["card"]["session"], R);
     assert_eq!(p["pin"], "pin-visible");
 }
+
+#[test]
+fn events_recorded_by_hand_are_redacted_too() {
+    let mem = Mem::new();
+    let mut e = history::Event::builder(history::EventType::VmCreate, "by_hand")
+        .parameters(&serde_json::json!({"db": {"host": "h", "Password": "pw-hand-1"}}))
+        .unwrap()
+        .label("session", "sess-hand-2")
+        .label("endpoint", "https://u:pw-hand-3@api/x")
+        .build()
+        .unwrap();
+    e.execution = Some(history::Json::from(serde_json::json!({
+        "steps": [{"env": {"AWS_SECRET_ACCESS_KEY": "ak-hand-4", "REGION": "eu"}}]
+    })));
+    mem.recorder.record(e).unwrap();
+    let e = mem.only();
+    assert_absent(&e, &["pw-hand-1", "sess-hand-2", "pw-hand-3", "ak-hand-4"]);
+    assert_eq!(e.parameters.to_value()["db"]["Password"], R);
+    assert_eq!(e.parameters.to_value()["db"]["host"], "h");
+    assert_eq!(e.labels["session"], R);
+    assert_eq!(
+        e.execution.unwrap().to_value()["steps"][0]["env"]["REGION"],
+        "eu"
+    );
+    let mem2 = Mem::new();
+    let mut again = history::Event::builder(history::EventType::VmCreate, "by_hand")
+        .build()
+        .unwrap();
+    again.result = Some(history::Json::from(
+        serde_json::json!({"token": "tok-hand-5"}),
+    ));
+    mem2.recorder.record(again).unwrap();
+    assert_absent(&mem2.only(), &["tok-hand-5"]);
+}
+
+#[derive(Serialize)]
+struct WithJson {
+    doc: history::Json,
+}
+
+#[track_history(event_type = "with_json")]
+fn with_json(arg: &WithJson) -> history::Json {
+    arg.doc.clone()
+}
+
+#[test]
+fn json_documents_inside_values_are_redacted_in_one_pass() {
+    let doc = history::Json::from(serde_json::json!({
+        "a": {"password": "pw-json-1", "b": [1, {"token": "tok-json-2"}]},
+        "c": "https://u:pw-json-3@h"
+    }));
+    let mem = Mem::new();
+    mem.with(|| with_json(&WithJson { doc: doc.clone() }));
+    let e = mem.only();
+    assert_absent(&e, &["pw-json-1", "tok-json-2", "pw-json-3"]);
+    let p = e.parameters.to_value();
+    assert_eq!(p["arg"]["doc"]["a"]["password"], R);
+    assert_eq!(p["arg"]["doc"]["a"]["b"][0], 1);
+    assert_eq!(e.result.unwrap().to_value()["a"]["b"][1]["token"], R);
+}

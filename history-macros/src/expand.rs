@@ -1,5 +1,5 @@
 //! Code generation, from arguments `valid` has checked. The generated code only calls
-//! `<history>::__private::v1` (`<history>` is `::history` unless `crate = path` says
+//! `<history>::__private::v2` (`<history>` is `::history` unless `crate = path` says
 //! otherwise); see that module for what each call does.
 //!
 //! Hygiene: every local the expansion introduces (`__history_*`) has the attribute's own
@@ -47,7 +47,7 @@ pub(crate) fn expand(kind: Kind, args: Args, item: TokenStream) -> Result<TokenS
         None => quote!(::history),
     };
     let gen = Gen {
-        p: quote!(#krate::__private::v1),
+        p: quote!(#krate::__private::v2),
         krate,
         args: &args,
         checked,

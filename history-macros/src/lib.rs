@@ -3,7 +3,7 @@
 //! Use them through `history` (`use history::track_history;`), which documents every
 //! argument with examples. Arguments are parsed in `attr`, checked in `valid` (against each
 //! other and the function), the names the function binds are found in `bind`, and the code
-//! is generated in `expand`; the generated code calls only `history::__private::v1`, a
+//! is generated in `expand`; the generated code calls only `history::__private::v2`, a
 //! hidden module whose name changes whenever what it offers does, so a `history-macros`
 //! that does not match its `history` fails to compile instead of misbehaving (`history`
 //! also pins this crate to its exact version).

@@ -59,9 +59,9 @@ pub mod prelude {
 
 /// The name `history-macros` reaches this module by. It changes (`v2`, ...) whenever what the
 /// generated code calls changes incompatibly, so a `history-macros` that does not match this
-/// `history` fails to compile ("could not find `v1` in `__private`") instead of misbehaving;
+/// `history` fails to compile ("could not find `v2` in `__private`") instead of misbehaving;
 /// `history` also pins `history-macros` to its exact version.
-pub use crate::__private as v1;
+pub use crate::__private as v2;
 
 #[cfg(all(test, feature = "macros"))]
 mod crate_path;

@@ -136,10 +136,13 @@ impl Recorder {
 
     /// [`Recorder::record`] with the durability chosen for this call.
     ///
-    /// A document over the recorder's size cap ([`RecorderBuilder::max_value_bytes`],
+    /// The event is redacted as tracked calls redact what they capture (see
+    /// [`crate::redact`]): values under secret names in `parameters`, `result`, `execution`
+    /// and labels, URL passwords everywhere. A document over the recorder's size cap ([`RecorderBuilder::max_value_bytes`],
     /// [`RecorderBuilder::max_error_bytes`]) is replaced by a marker that keeps its size.
     pub fn record_with(&self, mut event: Event, durability: Durability) -> Result<(), Error> {
         event.validate()?;
+        self.inner.capturing.redact_event(&mut event);
         self.inner.capturing.fit(&mut event);
         self.enqueue(event, durability)
     }
@@ -162,6 +165,7 @@ impl Recorder {
         durability: Durability,
     ) -> Result<(), Error> {
         event.fit_to_limits();
+        self.inner.capturing.redact_event(&mut event);
         self.inner.capturing.fit(&mut event);
         self.enqueue(event, durability)
     }

@@ -35,7 +35,6 @@
 //! ```
 
 mod debug_text;
-mod key_name;
 mod limits;
 mod names;
 mod redactor;

@@ -6,11 +6,9 @@
 //! in place of a value nested deeper than the cap, so every stored document can be parsed
 //! back (serde_json refuses documents nested deeper than 128).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde::ser::{self, Serialize, Serializer};
-
-use super::key_name::KeyName;
 
 use super::{scrub_url_credentials, RedactionPolicy, REDACTED};
 
@@ -30,13 +28,17 @@ pub(crate) struct State<'p> {
 }
 
 impl State<'_> {
+    /// Called with the value of a secret field instead of writing it: keeps its texts when
+    /// asked. Always reads the value, so a value that can be read once (a value streamed by
+    /// `serde_transcode`) is consumed and what follows it stays in step.
     #[cold]
     fn remember<T: Serialize + ?Sized>(&self, value: &T) {
+        let Ok(v) = serde_json::to_value(value) else {
+            return;
+        };
         if let Some(secrets) = &self.secrets {
-            if let Ok(v) = serde_json::to_value(value) {
-                if let Ok(mut s) = secrets.try_borrow_mut() {
-                    collect_texts(&v, &mut s);
-                }
+            if let Ok(mut s) = secrets.try_borrow_mut() {
+                collect_texts(&v, &mut s);
             }
         }
     }
@@ -72,6 +74,7 @@ pub(crate) fn serialize<S: Serializer, T: Serialize + ?Sized>(
         inner: serializer,
         state,
         depth: 0,
+        key: None,
     })
 }
 
@@ -89,6 +92,7 @@ impl<T: Serialize + ?Sized> Serialize for Wrap<'_, '_, '_, T> {
             inner: serializer,
             state: self.state,
             depth: self.depth,
+            key: None,
         })
     }
 }
@@ -98,6 +102,28 @@ struct Redacting<'s, 'p, S> {
     inner: S,
     state: &'s State<'p>,
     depth: usize,
+    /// When this serializes a map key: set to whether the key names a secret.
+    key: Option<&'s Cell<bool>>,
+}
+
+/// A map key, serialized once through [`Redacting`], which notes in `secret` whether it names
+/// a secret (a key may be single-use: `serde_transcode` streams them).
+struct Key<'a, 's, 'p, T: ?Sized> {
+    key: &'a T,
+    state: &'s State<'p>,
+    depth: usize,
+    secret: &'s Cell<bool>,
+}
+
+impl<T: Serialize + ?Sized> Serialize for Key<'_, '_, '_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.key.serialize(Redacting {
+            inner: serializer,
+            state: self.state,
+            depth: self.depth,
+            key: Some(self.secret),
+        })
+    }
 }
 
 impl<'s, 'p, S: Serializer> Redacting<'s, 'p, S> {
@@ -179,11 +205,25 @@ impl<'s, 'p, S: Serializer> Serializer for Redacting<'s, 'p, S> {
         serialize_none();
         serialize_unit();
         serialize_unit_struct(name: &'static str);
-        serialize_unit_variant(name: &'static str, index: u32, variant: &'static str);
+    }
+
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> Result<S::Ok, S::Error> {
+        if let Some(secret) = self.key {
+            secret.set(self.state.policy.is_secret(variant));
+        }
+        self.inner.serialize_unit_variant(name, index, variant)
     }
 
     #[inline]
     fn serialize_str(self, v: &str) -> Result<S::Ok, S::Error> {
+        if let Some(secret) = self.key {
+            secret.set(self.state.policy.is_secret(v));
+        }
         self.inner.serialize_str(&scrub_url_credentials(v))
     }
 
@@ -382,11 +422,18 @@ impl<C: ser::SerializeMap> ser::SerializeMap for Compound<'_, '_, C, C::Ok> {
             Compound::Real {
                 inner,
                 state,
+                depth,
                 secret_next,
-                ..
             } => {
-                *secret_next = key.serialize(KeyName(state.policy)).unwrap_or(false);
-                inner.serialize_key(key)
+                let secret = Cell::new(false);
+                let result = inner.serialize_key(&Key {
+                    key,
+                    state,
+                    depth: *depth,
+                    secret: &secret,
+                });
+                *secret_next = secret.get();
+                result
             }
             Compound::Skip(_) => Ok(()),
         }
