@@ -18,6 +18,7 @@ use crate::{
 };
 
 use super::outcome::panic_error;
+pub use super::recorder_arg::AsRecorder;
 use super::scrub::{scrub_error, scrub_json, scrub_labels};
 use super::sink::{capture_with, Parameters, Sink};
 use crate::redact::{self, Redactor};
@@ -32,33 +33,6 @@ pub struct Options {
     /// How the final record is written (`durability = sync`: the call returns only once it
     /// is committed). The in-progress records are always buffered.
     pub durability: Durability,
-}
-
-/// Types `recorder = <expr>` accepts: `Recorder`, `Option<Recorder>`, `Arc<Recorder>` and
-/// references to them.
-pub trait AsRecorder {
-    /// The recorder, if there is one.
-    fn as_recorder(&self) -> Option<&Recorder>;
-}
-impl AsRecorder for Recorder {
-    fn as_recorder(&self) -> Option<&Recorder> {
-        Some(self)
-    }
-}
-impl<T: AsRecorder> AsRecorder for Option<T> {
-    fn as_recorder(&self) -> Option<&Recorder> {
-        self.as_ref().and_then(|r| r.as_recorder())
-    }
-}
-impl<T: AsRecorder + ?Sized> AsRecorder for &T {
-    fn as_recorder(&self) -> Option<&Recorder> {
-        (**self).as_recorder()
-    }
-}
-impl<T: AsRecorder + ?Sized> AsRecorder for Arc<T> {
-    fn as_recorder(&self) -> Option<&Recorder> {
-        (**self).as_recorder()
-    }
 }
 
 /// The recorder `recorder = <expr>` names.

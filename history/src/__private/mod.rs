@@ -17,6 +17,7 @@
 mod call;
 mod capture;
 mod outcome;
+mod recorder_arg;
 mod remember;
 mod scrub;
 mod sink;

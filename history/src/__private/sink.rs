@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::call::AsRecorder;
+use super::recorder_arg::AsRecorder;
 use crate::redact::serializer::{State, MIN_SECRET_LEN};
 use crate::redact::{self as redaction, Capturing, Redactor};
 
