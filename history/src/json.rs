@@ -136,8 +136,12 @@ impl Json {
     }
 
     /// Length of the text in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.as_str().len()
+        match &self.0 {
+            Text::Inline { len, .. } => usize::from(*len),
+            Text::Shared(text) => text.len(),
+        }
     }
 
     /// Whether the text is empty (never, for a valid document; provided for symmetry).

@@ -81,33 +81,42 @@ impl<'c> Sink<'c> {
         let outcome = catch_unwind(AssertUnwindSafe(|| write(buf, &state)));
         match outcome {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                // A failing Serialize impl may have written part of a value: take it back.
-                self.buf.truncate(start);
-                self.marker(&format!(
-                    "<unserializable {}: {e}>",
-                    std::any::type_name::<T>()
-                ));
-            }
+            Ok(Err(e)) => self.failed(start, std::any::type_name::<T>(), &e.to_string()),
             Err(payload) => {
-                self.buf.truncate(start);
                 let why = super::outcome::panic_message(&*payload);
-                self.marker(&format!(
-                    "[panicked while capturing {}: {why}]",
-                    std::any::type_name::<T>()
-                ));
+                self.failed(
+                    start,
+                    std::any::type_name::<T>(),
+                    &format!("panicked: {why}"),
+                );
             }
         }
         let len = self.buf.len() - start;
         if len > self.settings.max_value_bytes {
-            self.buf.truncate(start);
-            self.marker(&redaction::too_large(len, self.settings.max_value_bytes));
+            self.too_large(start, len);
         }
         if let Some(found) = state.secrets.map(RefCell::into_inner) {
             if !found.is_empty() {
                 self.secrets.extend(found);
             }
         }
+    }
+
+    /// Takes back what a failed capture wrote and writes a marker naming the type and why.
+    #[cold]
+    fn failed(&mut self, start: usize, type_name: &str, why: &str) {
+        self.buf.truncate(start);
+        let text = match why.strip_prefix("panicked: ") {
+            Some(message) => format!("[panicked while capturing {type_name}: {message}]"),
+            None => format!("<unserializable {type_name}: {why}>"),
+        };
+        self.marker(&text);
+    }
+
+    #[cold]
+    fn too_large(&mut self, start: usize, len: usize) {
+        self.buf.truncate(start);
+        self.marker(&redaction::too_large(len, self.settings.max_value_bytes));
     }
 
     pub(super) fn marker(&mut self, text: &str) {

@@ -43,7 +43,22 @@ impl Capturing {
     /// Replaces every captured document over the cap by a marker that keeps its size:
     /// parameters by `{"[too large]": "…"}` (they stay an object), result and execution by a
     /// string. Cuts error texts over their cap.
+    #[inline]
     pub(crate) fn fit(&self, event: &mut Event) {
+        let max = self.max_value_bytes;
+        let fits = |doc: &Option<Json>| doc.as_ref().is_none_or(|d| d.len() <= max);
+        if event.parameters.len() <= max
+            && fits(&event.result)
+            && fits(&event.execution)
+            && event.error.is_none()
+        {
+            return;
+        }
+        self.fit_slow(event);
+    }
+
+    #[cold]
+    fn fit_slow(&self, event: &mut Event) {
         let max = self.max_value_bytes;
         if event.parameters.len() > max {
             let marker =

@@ -224,7 +224,11 @@ impl<'s, 'p, S: Serializer> Serializer for Redacting<'s, 'p, S> {
         if let Some(secret) = self.key {
             secret.set(self.state.policy.is_secret(v));
         }
-        self.inner.serialize_str(&scrub_url_credentials(v))
+        if super::url::may_hold_credentials(v) {
+            self.inner.serialize_str(&scrub_url_credentials(v))
+        } else {
+            self.inner.serialize_str(v)
+        }
     }
 
     #[inline]

@@ -17,7 +17,7 @@ use super::REDACTED;
 /// ```
 pub fn scrub_url_credentials(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
-    if !bytes.contains(&b'@') || !text.contains("://") {
+    if !may_hold_credentials(text) || !text.contains("://") {
         return Cow::Borrowed(text);
     }
     let mut out: Option<String> = None;
@@ -56,6 +56,22 @@ pub fn scrub_url_credentials(text: &str) -> Cow<'_, str> {
             Cow::Owned(o)
         }
         None => Cow::Borrowed(text),
+    }
+}
+
+/// Whether `text` may hold a URL with a password: long enough for `a://b:c@` and holding an
+/// `@`. A cheap test first, for the strings of every captured value.
+#[inline]
+pub(crate) fn may_hold_credentials(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() < 8 {
+        return false;
+    }
+    if b.len() <= 64 {
+        // Shorter than the setup of a vectorised search.
+        b.iter().any(|&c| c == b'@')
+    } else {
+        b.contains(&b'@')
     }
 }
 
