@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
-use crate::group::WriteConn;
+use crate::group_commit::WriteConn;
 use crate::options::SqliteOptions;
 use crate::{schema, SqliteError};
 

@@ -17,7 +17,7 @@ mod checkpoint;
 mod codec;
 mod connections;
 mod error;
-mod group;
+mod group_commit;
 mod options;
 mod owner;
 mod query;

@@ -2,7 +2,7 @@
 //! other processes can tell its unfinished events from those of a writer that died (see
 //! `recovery.rs`).
 
-use rusqlite::params;
+use rusqlite::{params, Connection};
 
 use crate::codec::micros;
 use crate::connections::Connections;
@@ -29,17 +29,20 @@ pub(crate) fn process_gone(pid: i64) -> bool {
     }
 }
 
-const REGISTER: &str = "INSERT OR REPLACE INTO owners (id, pid, host, opened_at, heartbeat_at) \
-                        VALUES (?1, ?2, ?3, ?4, ?4)";
+/// Writes this store's owner row, opened and last seen at `now`.
+fn insert_row(conn: &Connection, owner: &[u8; 16], now: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT OR REPLACE INTO owners (id, pid, host, opened_at, heartbeat_at) \
+         VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![&owner[..], i64::from(std::process::id()), host(), now],
+    )
+}
 
 /// Records this store as a live owner.
 pub(crate) fn register(conns: &Connections) -> Result<(), SqliteError> {
     let now = micros(history::now());
     conns.write(|conn| {
-        conn.execute(
-            REGISTER,
-            params![&conns.owner[..], i64::from(std::process::id()), host(), now],
-        )?;
+        insert_row(conn, &conns.owner, now)?;
         Ok(())
     })
 }
@@ -63,10 +66,7 @@ pub(crate) fn beat(conns: &Connections) -> Result<(), SqliteError> {
         )?;
         if n == 0 {
             // Another process took us for dead (we were stalled): register again.
-            conn.execute(
-                REGISTER,
-                params![&conns.owner[..], i64::from(std::process::id()), host(), now],
-            )?;
+            insert_row(conn, &conns.owner, now)?;
         }
         Ok(())
     })

@@ -5,8 +5,12 @@ use rusqlite::TransactionBehavior;
 
 use crate::codec::micros;
 use crate::owner::{host, process_gone};
-use crate::rollup::Deltas;
+use crate::rollup::{Change, Deltas, CHANGE_COLUMNS};
 use crate::{SqliteError, SqliteStore};
+
+/// Unfinished events whose owner is not registered (any more).
+const ORPHANED: &str = "status IN ('pending', 'in_progress') \
+                        AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners))";
 
 impl SqliteStore {
     /// Marks events that were left pending or in progress by a process that died (no
@@ -40,29 +44,21 @@ impl SqliteStore {
             }
             // Each row's old status leaves the rollups, `interrupted` enters them.
             let mut deltas = Deltas::default();
-            let mut n = 0u64;
-            {
-                let mut stmt = tx.prepare(
-                    "SELECT started_at, event_type, status, duration_us FROM events \
-                     WHERE status IN ('pending', 'in_progress') \
-                       AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners))",
-                )?;
-                let mut rows = stmt.query([])?;
-                while let Some(r) = rows.next()? {
-                    let (t, ty, st, d): (i64, String, String, Option<i64>) =
-                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-                    deltas.remove(t, &ty, &st, d);
-                    deltas.add(t, &ty, "interrupted", d);
-                    n += 1;
-                }
-            }
+            let n = deltas.gather(
+                &mut tx.prepare(&format!(
+                    "SELECT {CHANGE_COLUMNS} FROM events WHERE {ORPHANED}"
+                ))?,
+                [],
+                Change::Interrupt,
+            )?;
             let changed = tx.execute(
-                "UPDATE events SET status = 'interrupted', owner = NULL, \
-                 error = coalesce(error, json_object('message', \
-                   'the process recording this event ended before the event finished', \
-                   'kind', 'interrupted')) \
-                 WHERE status IN ('pending', 'in_progress') \
-                   AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners))",
+                &format!(
+                    "UPDATE events SET status = 'interrupted', owner = NULL, \
+                     error = coalesce(error, json_object('message', \
+                       'the process recording this event ended before the event finished', \
+                       'kind', 'interrupted')) \
+                     WHERE {ORPHANED}"
+                ),
                 [],
             )?;
             debug_assert_eq!(changed as u64, n);

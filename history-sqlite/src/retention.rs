@@ -10,7 +10,7 @@ use rusqlite::{params_from_iter, TransactionBehavior};
 
 use crate::checkpoint::Checkpointer;
 use crate::query::filter;
-use crate::rollup::Deltas;
+use crate::rollup::{Change, Deltas, CHANGE_COLUMNS};
 use crate::{SqliteError, SqliteStore};
 
 /// Events deleted per transaction.
@@ -92,7 +92,7 @@ fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeReport, SqliteE
     let p = f.values.len() + 1;
     let sql = format!(
         "DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?{p})) AND {} \
-         RETURNING started_at, event_type, status, duration_us",
+         RETURNING {CHANGE_COLUMNS}",
         f.clause()
     );
     let conns = store.connections();
@@ -105,17 +105,11 @@ fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeReport, SqliteE
         deleted += store.connections().write_step(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut deltas = Deltas::default();
-            let mut n = 0u64;
-            {
-                let mut stmt = tx.prepare_cached(&sql)?;
-                let mut rows = stmt.query(params_from_iter(values.iter()))?;
-                while let Some(r) = rows.next()? {
-                    let ty: String = r.get(1)?;
-                    let st: String = r.get(2)?;
-                    deltas.remove(r.get(0)?, &ty, &st, r.get(3)?);
-                    n += 1;
-                }
-            }
+            let n = deltas.gather(
+                &mut *tx.prepare_cached(&sql)?,
+                params_from_iter(values.iter()),
+                Change::Leave,
+            )?;
             deltas.apply(&tx)?;
             tx.commit()?;
             Ok(n)

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Params, Statement};
 
 use crate::SqliteError;
 
@@ -119,6 +119,20 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<BTreeMap<u16, i64>, SqliteError> {
     Ok(out)
 }
 
+/// What a row read by [`Deltas::gather`] does to the rollups.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Change {
+    /// The row enters them (written, or counted again from scratch).
+    Enter,
+    /// The row leaves them (deleted).
+    Leave,
+    /// The row leaves them under its status and enters them as `interrupted`.
+    Interrupt,
+}
+
+/// The columns [`Deltas::gather`] reads, in its order.
+pub(crate) const CHANGE_COLUMNS: &str = "started_at, event_type, status, duration_us";
+
 /// Changes to the rollups, gathered while writing and applied once per transaction.
 #[derive(Debug, Default)]
 pub(crate) struct Deltas(HashMap<(i64, String, String), Cell>);
@@ -143,6 +157,32 @@ impl Deltas {
     ) {
         self.cell(started_us, event_type, status)
             .remove(duration_us);
+    }
+
+    /// Runs `stmt`, which selects [`CHANGE_COLUMNS`], and applies `change` to each row it
+    /// returns. Returns how many rows.
+    pub fn gather(
+        &mut self,
+        stmt: &mut Statement<'_>,
+        params: impl Params,
+        change: Change,
+    ) -> rusqlite::Result<u64> {
+        let mut rows = stmt.query(params)?;
+        let mut n = 0u64;
+        while let Some(r) = rows.next()? {
+            let (t, ty, st, d): (i64, String, String, Option<i64>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            match change {
+                Change::Enter => self.add(t, &ty, &st, d),
+                Change::Leave => self.remove(t, &ty, &st, d),
+                Change::Interrupt => {
+                    self.remove(t, &ty, &st, d);
+                    self.add(t, &ty, "interrupted", d);
+                }
+            }
+            n += 1;
+        }
+        Ok(n)
     }
 
     fn cell(&mut self, started_us: i64, event_type: &str, status: &str) -> &mut Cell {
@@ -246,16 +286,11 @@ pub(crate) fn create_and_backfill(conn: &Connection) -> rusqlite::Result<()> {
         ) WITHOUT ROWID;",
     )?;
     let mut deltas = Deltas::default();
-    {
-        let mut stmt =
-            conn.prepare("SELECT started_at, event_type, status, duration_us FROM events")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let ty: String = r.get(1)?;
-            let st: String = r.get(2)?;
-            deltas.add(r.get(0)?, &ty, &st, r.get(3)?);
-        }
-    }
+    deltas.gather(
+        &mut conn.prepare(&format!("SELECT {CHANGE_COLUMNS} FROM events"))?,
+        [],
+        Change::Enter,
+    )?;
     deltas.apply(conn).map_err(|e| match e {
         SqliteError::Sqlite(e) => e,
         other => rusqlite::Error::ToSqlConversionFailure(Box::new(other)),

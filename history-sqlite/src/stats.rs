@@ -17,7 +17,7 @@ use rusqlite::types::{Value, ValueRef};
 
 use crate::codec::micros;
 use crate::query::{filter, Where};
-use crate::rollup::{bucket_value, decode, hour_of, Cell, Deltas, HOUR_US};
+use crate::rollup::{bucket_value, decode, hour_of, Cell, Change, Deltas, CHANGE_COLUMNS, HOUR_US};
 use crate::{SqliteError, SqliteStore};
 
 fn key_column(g: GroupBy) -> &'static str {
@@ -358,18 +358,11 @@ impl SqliteStore {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute("DELETE FROM stats_hourly", [])?;
             let mut deltas = Deltas::default();
-            let mut events = 0u64;
-            {
-                let mut stmt =
-                    tx.prepare("SELECT started_at, event_type, status, duration_us FROM events")?;
-                let mut rows = stmt.query([])?;
-                while let Some(r) = rows.next()? {
-                    let ty: String = r.get(1)?;
-                    let st: String = r.get(2)?;
-                    deltas.add(r.get(0)?, &ty, &st, r.get(3)?);
-                    events += 1;
-                }
-            }
+            let events = deltas.gather(
+                &mut tx.prepare(&format!("SELECT {CHANGE_COLUMNS} FROM events"))?,
+                [],
+                Change::Enter,
+            )?;
             deltas.apply(&tx)?;
             tx.commit()?;
             Ok(events)

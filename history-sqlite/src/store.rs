@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use history::retention::{PurgeReport, Retention};
 use history::stats::{Stats, StatsQuery};
-use history::{Cursor, Event, EventId, Filter, HistoryStore, Page, Query, StoreError};
+use history::{Event, EventId, Filter, HistoryStore, Page, Query, StoreError};
 use rusqlite::params_from_iter;
 
 use crate::background::Background;
@@ -203,7 +203,7 @@ impl HistoryStore for SqliteStore {
         } else {
             None
         };
-        let mut items = self
+        let items = self
             .conns
             .read(|conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
@@ -215,17 +215,7 @@ impl HistoryStore for SqliteStore {
                 Ok(items)
             })
             .map_err(StoreError::from)?;
-        let next_cursor = if items.len() > query.limit {
-            items.truncate(query.limit);
-            items.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok(Page {
-            items,
-            next_cursor,
-            total,
-        })
+        Ok(Page::from_read(items, query.limit, total))
     }
 
     fn count(&self, query: &Filter) -> Result<u64, StoreError> {

@@ -8,7 +8,7 @@ use parking_lot::RwLock;
 use crate::event::{Event, EventId};
 use crate::retention::{PurgeReport, Retention};
 use crate::stats::{Stats, StatsQuery};
-use crate::store::{Cursor, Filter, HistoryStore, Order, Page, Query, StoreError};
+use crate::store::{Filter, HistoryStore, Order, Page, Query, StoreError};
 
 /// Keeps events in memory. The reference implementation of [`HistoryStore`]: simple enough
 /// to be obviously right, used by tests and prototypes. Queries scan every event.
@@ -73,18 +73,12 @@ impl HistoryStore for MemoryStore {
             Order::NewestFirst => matching.sort_by_key(|e| std::cmp::Reverse((e.started_at, e.id))),
             Order::OldestFirst => matching.sort_by_key(|e| (e.started_at, e.id)),
         }
-        let more = matching.len() > query.limit;
-        let items: Vec<Event> = matching.into_iter().take(query.limit).cloned().collect();
-        let next_cursor = if more {
-            items.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok(Page {
-            items,
-            next_cursor,
-            total,
-        })
+        let read = matching
+            .into_iter()
+            .take(query.limit + 1)
+            .cloned()
+            .collect();
+        Ok(Page::from_read(read, query.limit, total))
     }
 
     fn count(&self, filter: &Filter) -> Result<u64, StoreError> {

@@ -133,65 +133,42 @@ fn for_each_page<S: HistoryStore + ?Sized>(
     }
 }
 
-impl<S: HistoryStore + ?Sized> HistoryStore for Arc<S> {
-    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
-        (**self).write_batch(batch)
-    }
-    fn stage_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
-        (**self).stage_batch(batch)
-    }
-    fn commit_staged(&self) -> Result<(), StoreError> {
-        (**self).commit_staged()
-    }
-    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        (**self).get(id)
-    }
-    fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
-        (**self).query(query)
-    }
-    fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
-        (**self).count(filter)
-    }
-    fn spill_path(&self) -> Option<PathBuf> {
-        (**self).spill_path()
-    }
-    fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
-        (**self).stats(query)
-    }
-    fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
-        (**self).purge(policy)
-    }
+/// A store behind a pointer is a store: every method goes to the pointee.
+macro_rules! forward_store {
+    ($($ptr:ident),*) => {$(
+        impl<S: HistoryStore + ?Sized> HistoryStore for $ptr<S> {
+            fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+                (**self).write_batch(batch)
+            }
+            fn stage_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
+                (**self).stage_batch(batch)
+            }
+            fn commit_staged(&self) -> Result<(), StoreError> {
+                (**self).commit_staged()
+            }
+            fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+                (**self).get(id)
+            }
+            fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
+                (**self).query(query)
+            }
+            fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
+                (**self).count(filter)
+            }
+            fn spill_path(&self) -> Option<PathBuf> {
+                (**self).spill_path()
+            }
+            fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
+                (**self).stats(query)
+            }
+            fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
+                (**self).purge(policy)
+            }
+        }
+    )*};
 }
 
-impl<S: HistoryStore + ?Sized> HistoryStore for Box<S> {
-    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
-        (**self).write_batch(batch)
-    }
-    fn stage_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
-        (**self).stage_batch(batch)
-    }
-    fn commit_staged(&self) -> Result<(), StoreError> {
-        (**self).commit_staged()
-    }
-    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        (**self).get(id)
-    }
-    fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
-        (**self).query(query)
-    }
-    fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
-        (**self).count(filter)
-    }
-    fn spill_path(&self) -> Option<PathBuf> {
-        (**self).spill_path()
-    }
-    fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
-        (**self).stats(query)
-    }
-    fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
-        (**self).purge(policy)
-    }
-}
+forward_store!(Arc, Box);
 
 #[cfg(test)]
 mod tests {

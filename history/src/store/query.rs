@@ -261,6 +261,34 @@ pub struct Page<T> {
     pub total: Option<u64>,
 }
 
+impl Page<Event> {
+    /// The page a store returns from the matches it read in the query's order, up to
+    /// `limit + 1` of them: the one beyond `limit` is dropped and tells that another page
+    /// follows, starting after the last item kept.
+    ///
+    /// ```
+    /// use history::{Event, EventType, Page};
+    ///
+    /// let read: Vec<Event> = (0..3).map(|_| Event::new(EventType::VmCreate, "op")).collect();
+    /// let page = Page::from_read(read, 2, None);
+    /// assert_eq!(page.len(), 2);
+    /// assert!(page.next_cursor.is_some());
+    /// ```
+    pub fn from_read(mut items: Vec<Event>, limit: usize, total: Option<u64>) -> Page<Event> {
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Page {
+            items,
+            next_cursor,
+            total,
+        }
+    }
+}
+
 impl<T> Page<T> {
     /// Number of items on this page.
     pub fn len(&self) -> usize {

@@ -177,12 +177,12 @@ fn rolled_back(r: RolledBack) -> StoreError {
 /// the rollups still get the changes of the rows written before it.
 fn write_rows(conn: &Connection, batch: &[Event], owner: &[u8; 16]) -> Result<(), SqliteError> {
     let mut deltas = Deltas::default();
-    let rows = write_rows_counting(conn, batch, owner, &mut deltas);
+    let rows = write_rows_gathering(conn, batch, owner, &mut deltas);
     let rollups = deltas.apply(conn);
     rows.and(rollups)
 }
 
-fn write_rows_counting(
+fn write_rows_gathering(
     conn: &Connection,
     batch: &[Event],
     owner: &[u8; 16],
