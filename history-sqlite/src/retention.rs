@@ -5,7 +5,7 @@
 //! lock, until the WAL frames it wrote are checkpointed into the database
 //! ([`Checkpointer::catch_up`]).
 
-use history::retention::{PurgeReport, Retention, Subject};
+use history::retention::{Per, PurgeReport, Retention};
 use rusqlite::{params_from_iter, TransactionBehavior};
 
 use crate::checkpoint::Checkpointer;
@@ -31,8 +31,8 @@ fn candidates(store: &SqliteStore, policy: &Retention) -> Result<Candidates, Sql
         None => format!("SELECT rowid, started_at FROM events WHERE {}", f.clause()),
         Some(k) => {
             let col = match k.per {
-                Subject::Vm => "vm_id",
-                Subject::User => "user_id",
+                Per::Vm => "vm_id",
+                Per::User => "user_id",
             };
             format!(
                 "SELECT rowid, started_at FROM events WHERE {col} IS NOT NULL AND {} \

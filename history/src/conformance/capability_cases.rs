@@ -7,7 +7,7 @@ use super::data::{base_time, sample_events};
 use super::{collect_pages, expected};
 use crate::diff::{diff, Change};
 use crate::event::{Event, EventId, EventStatus, EventType};
-use crate::retention::{PurgeReport, Retention, Subject};
+use crate::retention::{Per, PurgeReport, Retention};
 use crate::stats::{compute, Bucket, GroupBy, StatsQuery};
 use crate::store::{Filter, HistoryStore, Query};
 
@@ -61,14 +61,14 @@ pub fn retention_rules_with_dry_run(store: &dyn HistoryStore) {
     let mut remaining = data.clone();
     assert!(store.purge(&Retention::default()).is_err(), "empty policy");
     assert!(store
-        .purge(&Retention::before(base_time()).keep_last(Subject::Vm, 0))
+        .purge(&Retention::before(base_time()).keep_last(Per::Vm, 0))
         .is_err());
     let policies = [
         Retention::before(base_time() + chrono::Duration::days(2)).status(EventStatus::Success),
         Retention::matching(Filter::new().event_type(EventType::ApiRequest)),
         Retention::before(base_time() + chrono::Duration::days(1)).event_type(EventType::VmStart),
-        Retention::matching(Filter::new().status(EventStatus::Failed)).keep_last(Subject::Vm, 3),
-        Retention::default().keep_last(Subject::User, 10),
+        Retention::matching(Filter::new().status(EventStatus::Failed)).keep_last(Per::Vm, 3),
+        Retention::default().keep_last(Per::User, 10),
         Retention::older_than(Duration::from_secs(1)).status(EventStatus::Cancelled),
     ];
     for policy in policies {

@@ -23,12 +23,12 @@ pub use schedule::RetentionSchedule;
 ///
 /// ```
 /// use std::time::Duration;
-/// use history::retention::{Retention, Subject};
+/// use history::retention::{Per, Retention};
 /// use history::EventStatus;
 /// // Successful events older than 30 days, keeping the last 10 per VM; only report.
 /// let policy = Retention::older_than(Duration::from_secs(30 * 86_400))
 ///     .status(EventStatus::Success)
-///     .keep_last(Subject::Vm, 10)
+///     .keep_last(Per::Vm, 10)
 ///     .dry_run();
 /// assert!(policy.dry_run);
 /// ```
@@ -48,27 +48,27 @@ pub struct Retention {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeepLast {
     /// Per which subject.
-    pub per: Subject,
+    pub per: Per,
     /// How many to keep (at least 1).
     pub count: u64,
 }
 
-/// A subject events are kept per.
+/// Which id [`KeepLast`] counts events per: the VM or the user an event concerns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Subject {
+pub enum Per {
     /// Per VM.
     Vm,
     /// Per user.
     User,
 }
 
-impl Subject {
-    /// The subject of `event`, if it has one.
+impl Per {
+    /// The id of `event` this counts per, if it has one.
     pub fn of(self, event: &Event) -> Option<&SubjectId> {
         match self {
-            Subject::Vm => event.vm_id.as_ref(),
-            Subject::User => event.user_id.as_ref(),
+            Per::Vm => event.vm_id.as_ref(),
+            Per::User => event.user_id.as_ref(),
         }
     }
 }
@@ -107,7 +107,7 @@ impl Retention {
         self
     }
     /// Keeps the newest `count` events of each subject.
-    pub fn keep_last(mut self, per: Subject, count: u64) -> Retention {
+    pub fn keep_last(mut self, per: Per, count: u64) -> Retention {
         self.keep_last = Some(KeepLast { per, count });
         self
     }

@@ -175,7 +175,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::retention::Subject;
+    use crate::retention::Per;
     use crate::stats::{Bucket, GroupBy};
     use crate::{EventStatus, EventType};
 
@@ -263,9 +263,9 @@ mod tests {
         let all = store.inner.all();
         for policy in [
             Retention::matching(Filter::new().status(EventStatus::Failed)),
-            Retention::default().keep_last(Subject::Vm, 3),
+            Retention::default().keep_last(Per::Vm, 3),
             Retention::matching(Filter::new().event_type(EventType::VmStart))
-                .keep_last(Subject::User, 2),
+                .keep_last(Per::User, 2),
         ] {
             let ids: std::collections::HashSet<EventId> = policy.select(&all).into_iter().collect();
             let want = PurgeReport::of(all.iter().filter(|e| ids.contains(&e.id)), true);
