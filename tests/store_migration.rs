@@ -151,3 +151,59 @@ fn rollups_match(version: u32) {
         (w.count, w.avg, w.min, w.max)
     );
 }
+
+#[test]
+fn events_stored_as_pending_become_in_progress() {
+    for v in RELEASED {
+        pending_becomes_in_progress(v);
+    }
+}
+
+/// `pending` was a status nothing set; the fixtures hold rows with it all the same. After the
+/// upgrade no row is `pending`: each is `in_progress`, found by a status filter and by
+/// recovery like any unfinished event, and the rollups count it there.
+fn pending_becomes_in_progress(version: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    load_fixture(version, &path);
+    let raw = |sql: &str| -> i64 {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    };
+    let pending = raw("SELECT count(*) FROM events WHERE status = 'pending'");
+    let unfinished = raw("SELECT count(*) FROM events WHERE status IN ('pending', 'in_progress')");
+    assert!(pending > 0, "v{version}: the fixture holds pending rows");
+    let store = SqliteStore::options()
+        .exact_stats_up_to(0)
+        .open(&path)
+        .unwrap();
+    assert_eq!(
+        raw("SELECT count(*) FROM events WHERE status = 'pending'"),
+        0
+    );
+    assert_eq!(
+        raw("SELECT count(*) FROM stats_hourly WHERE status = 'pending'"),
+        0
+    );
+    let in_progress = history::Filter::new().status(EventStatus::InProgress);
+    assert_eq!(store.count(&in_progress).unwrap(), unfinished as u64);
+    let stats = store
+        .stats(&history::stats::StatsQuery::new(history::Filter::new()))
+        .unwrap();
+    assert_eq!(
+        stats
+            .summary
+            .by_status
+            .get(&EventStatus::InProgress)
+            .copied(),
+        Some(unfinished as u64)
+    );
+    drop(store);
+    let store = SqliteStore::options()
+        .recover_on_open(true)
+        .open(&path)
+        .unwrap();
+    assert_eq!(store.count(&in_progress).unwrap(), 0, "all recovered");
+}

@@ -8,7 +8,8 @@ use crate::owner::{host, process_gone};
 use crate::rollup::{Change, Deltas, CHANGE_COLUMNS};
 use crate::{SqliteError, SqliteStore};
 
-/// Unfinished events whose owner is not registered (any more).
+/// Unfinished events whose owner is not registered (any more). Worded as the partial index
+/// `events_unfinished` is, so SQLite uses it (no row is `pending` since schema 7).
 const ORPHANED: &str = "status IN ('pending', 'in_progress') \
                         AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners))";
 
@@ -49,7 +50,7 @@ impl SqliteStore {
                     "SELECT {CHANGE_COLUMNS} FROM events WHERE {ORPHANED}"
                 ))?,
                 [],
-                Change::Interrupt,
+                Change::Restatus("interrupted"),
             )?;
             let changed = tx.execute(
                 &format!(

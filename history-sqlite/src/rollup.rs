@@ -126,8 +126,8 @@ pub(crate) enum Change {
     Enter,
     /// The row leaves them (deleted).
     Leave,
-    /// The row leaves them under its status and enters them as `interrupted`.
-    Interrupt,
+    /// The row leaves them under its status and enters them under this one.
+    Restatus(&'static str),
 }
 
 /// The columns [`Deltas::gather`] reads, in its order.
@@ -175,9 +175,9 @@ impl Deltas {
             match change {
                 Change::Enter => self.add(t, &ty, &st, d),
                 Change::Leave => self.remove(t, &ty, &st, d),
-                Change::Interrupt => {
+                Change::Restatus(to) => {
                     self.remove(t, &ty, &st, d);
-                    self.add(t, &ty, "interrupted", d);
+                    self.add(t, &ty, to, d);
                 }
             }
             n += 1;
@@ -291,10 +291,33 @@ pub(crate) fn create_and_backfill(conn: &Connection) -> rusqlite::Result<()> {
         [],
         Change::Enter,
     )?;
-    deltas.apply(conn).map_err(|e| match e {
+    deltas.apply(conn).map_err(into_rusqlite)
+}
+
+/// Migration: rows stored as `pending` (a status earlier versions declared but never set;
+/// they read as in progress) become `in_progress`, and their rollup cells move with them.
+pub(crate) fn retire_pending(conn: &Connection) -> rusqlite::Result<()> {
+    let mut deltas = Deltas::default();
+    deltas.gather(
+        &mut conn.prepare(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM events WHERE status = 'pending'"
+        ))?,
+        [],
+        Change::Restatus("in_progress"),
+    )?;
+    conn.execute(
+        "UPDATE events SET status = 'in_progress' WHERE status = 'pending'",
+        [],
+    )?;
+    deltas.apply(conn).map_err(into_rusqlite)
+}
+
+/// A migration step's error as SQLite's (migrations run as `rusqlite` code).
+fn into_rusqlite(e: SqliteError) -> rusqlite::Error {
+    match e {
         SqliteError::Sqlite(e) => e,
         other => rusqlite::Error::ToSqlConversionFailure(Box::new(other)),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,8 @@ const MIGRATIONS: &[Migration] = &[
         WHERE trace_id IS NOT NULL AND trace_id <> id;
     "#,
     ),
+    // 7: no `pending` status any more: such rows become `in_progress`, rollups included.
+    Migration::Code(crate::rollup::retire_pending),
 ];
 
 /// Creates the file (mode 0600) when missing, checks what it holds without writing to it,

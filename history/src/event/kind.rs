@@ -15,6 +15,7 @@ macro_rules! wire_enum {
         $(#[$meta:meta])*
         pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),* $(,)? }
         field = $field:literal;
+        $(legacy = { $($old:literal => $oldvariant:ident),* $(,)? };)?
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,6 +41,7 @@ macro_rules! wire_enum {
             fn from_str(s: &str) -> Result<Self, Error> {
                 match s {
                     $($wire => Ok($name::$variant),)*
+                    $($($old => Ok($name::$oldvariant),)*)?
                     other => Err(Error::invalid(
                         $field,
                         format!("must be one of {} (got {other:?})", [$($wire),*].join(", ")),
@@ -64,11 +66,12 @@ macro_rules! wire_enum {
 wire_enum! {
     /// Where an event stands.
     ///
-    /// `Pending` → `InProgress` → one of the terminal states. `Interrupted` is set by crash
-    /// recovery for an event whose process died while it was in progress.
+    /// `InProgress` → one of the terminal states. `Interrupted` is set by crash recovery for
+    /// an event whose process died while it was in progress.
+    ///
+    /// `"pending"`, a status earlier versions declared but never set, still parses (from
+    /// stored rows, spill files or JSON) and reads as `InProgress`.
     pub enum EventStatus {
-        /// Accepted, not started.
-        Pending => "pending",
         /// Started, not finished.
         InProgress => "in_progress",
         /// Finished without error.
@@ -81,12 +84,13 @@ wire_enum! {
         Interrupted => "interrupted",
     }
     field = "status";
+    legacy = { "pending" => InProgress };
 }
 
 impl EventStatus {
     /// Whether the event has finished (success, failed, cancelled or interrupted).
     pub const fn is_terminal(&self) -> bool {
-        !matches!(self, EventStatus::Pending | EventStatus::InProgress)
+        !matches!(self, EventStatus::InProgress)
     }
 }
 
@@ -281,6 +285,19 @@ mod tests {
         let long = "x".repeat(101);
         let err = EventType::custom(long).unwrap_err().to_string();
         assert!(err.contains("event_type") && err.contains("100"), "{err}");
+    }
+
+    #[test]
+    fn the_old_pending_status_reads_as_in_progress_and_is_never_written() {
+        assert_eq!(
+            "pending".parse::<EventStatus>().unwrap(),
+            EventStatus::InProgress
+        );
+        assert_eq!(
+            serde_json::from_str::<EventStatus>("\"pending\"").unwrap(),
+            EventStatus::InProgress
+        );
+        assert!(EventStatus::ALL.iter().all(|s| s.as_str() != "pending"));
     }
 
     #[test]

@@ -3,14 +3,13 @@
 use super::{Event, EventStatus};
 
 impl EventStatus {
-    /// How far a call has got: pending, then in progress, then interrupted (a verdict crash
+    /// How far a call has got: in progress, then interrupted (a verdict crash
     /// recovery reaches without the call), then the outcomes the call reported itself.
     pub(crate) const fn progress_rank(&self) -> u8 {
         match self {
-            EventStatus::Pending => 0,
-            EventStatus::InProgress => 1,
-            EventStatus::Interrupted => 2,
-            EventStatus::Success | EventStatus::Failed | EventStatus::Cancelled => 3,
+            EventStatus::InProgress => 0,
+            EventStatus::Interrupted => 1,
+            EventStatus::Success | EventStatus::Failed | EventStatus::Cancelled => 2,
         }
     }
 }
@@ -20,7 +19,7 @@ impl Event {
     /// holds. Every [`HistoryStore`](crate::HistoryStore) applies this rule, so a resent or
     /// replayed older record never overwrites a newer one:
     ///
-    /// - a record further along replaces one behind it: pending, then in progress, then
+    /// - a record further along replaces one behind it: in progress, then
     ///   `interrupted`, then `success`, `failed` or `cancelled` (the call's own outcome
     ///   replaces the `interrupted` that crash recovery wrote for it, never the reverse);
     /// - a record behind the stored one never replaces it (an in-progress record arriving
@@ -68,6 +67,5 @@ mod tests {
         let earlier = record(EventStatus::Failed, Some(5));
         assert!(!earlier.replaces(&done));
         assert!(done.replaces(&earlier));
-        assert!(!record(EventStatus::Pending, None).replaces(&started));
     }
 }
