@@ -7,45 +7,19 @@
 //! taken the in-progress record, the final record is queued on its own, so a call that runs
 //! while batches are written is visible as in progress, and then as finished.
 
-use std::sync::{Arc, Mutex};
+mod write_support;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use history::{
-    track_history, track_terraform, Event, EventId, EventStatus, HistoryStore, MemoryStore, Page,
-    Query, Recorder, StoreError, TerraformStatus,
+    track_history, track_terraform, Event, EventId, EventStatus, HistoryStore, Query, Recorder,
+    TerraformStatus,
 };
-
-/// A store that keeps every batch it is given, in order.
-#[derive(Default)]
-struct Batches {
-    batches: Mutex<Vec<Vec<Event>>>,
-    inner: MemoryStore,
-}
-
-impl Batches {
-    fn taken(&self) -> Vec<Vec<Event>> {
-        self.batches.lock().unwrap().clone()
-    }
-}
-
-impl HistoryStore for Batches {
-    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
-        self.batches.lock().unwrap().push(batch.to_vec());
-        self.inner.write_batch(batch)
-    }
-    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        self.inner.get(id)
-    }
-    fn query(&self, q: &Query) -> Result<Page<Event>, StoreError> {
-        self.inner.query(q)
-    }
-    fn count(&self, q: &history::Filter) -> Result<u64, StoreError> {
-        self.inner.count(q)
-    }
-}
+use write_support::TestStore;
 
 /// A recorder that writes only when flushed.
-fn idle_recorder(store: &Arc<Batches>) -> Recorder {
+fn idle_recorder(store: &Arc<TestStore>) -> Recorder {
     Recorder::builder()
         .flush_interval(Duration::from_secs(3600))
         .build(store.clone())
@@ -63,13 +37,13 @@ fn quick(rec: &Recorder, n: u64) -> Result<u64, String> {
 /// Waits, inside the call, until everything recorded so far is written: the writer takes
 /// the call's in-progress record before the call ends.
 #[track_history(event_type = "slow", recorder = rec)]
-fn slow(rec: &Recorder, seen: &Arc<Batches>) -> usize {
+fn slow(rec: &Recorder, seen: &Arc<TestStore>) -> usize {
     rec.flush().unwrap();
     seen.taken().len()
 }
 
 #[track_history(event_type = "outer", recorder = rec)]
-fn outer(rec: &Recorder, seen: &Arc<Batches>) -> usize {
+fn outer(rec: &Recorder, seen: &Arc<TestStore>) -> usize {
     slow(rec, seen);
     quick(rec, 1).unwrap() as usize
 }
@@ -88,7 +62,7 @@ fn statuses(batch: &[Event]) -> Vec<(EventId, EventStatus)> {
 
 #[test]
 fn a_call_that_ends_before_the_writer_takes_it_is_written_once_final() {
-    let store = Arc::new(Batches::default());
+    let store = TestStore::keeping_batches();
     let rec = idle_recorder(&store);
     for n in 0..100 {
         let _ = quick(&rec, n);
@@ -117,7 +91,7 @@ fn a_call_that_ends_before_the_writer_takes_it_is_written_once_final() {
 
 #[test]
 fn a_call_running_while_a_batch_is_written_is_seen_in_progress_then_final() {
-    let store = Arc::new(Batches::default());
+    let store = TestStore::keeping_batches();
     let rec = idle_recorder(&store);
     let batches_seen_inside = slow(&rec, &store);
     rec.flush().unwrap();
@@ -135,7 +109,7 @@ fn a_call_running_while_a_batch_is_written_is_seen_in_progress_then_final() {
 
 #[test]
 fn nested_calls_keep_their_records_apart() {
-    let store = Arc::new(Batches::default());
+    let store = TestStore::keeping_batches();
     let rec = idle_recorder(&store);
     outer(&rec, &store);
     rec.flush().unwrap();
@@ -182,7 +156,7 @@ fn nested_calls_keep_their_records_apart() {
 #[test]
 fn terraform_steps_update_the_queued_record_or_follow_it() {
     // Ends before any write: one row, completed.
-    let store = Arc::new(Batches::default());
+    let store = TestStore::keeping_batches();
     let rec = idle_recorder(&store);
     apply(&rec, false).unwrap();
     rec.flush().unwrap();
@@ -195,7 +169,7 @@ fn terraform_steps_update_the_queued_record_or_follow_it() {
     );
 
     // Written while the command runs: provisioning, then completed.
-    let store = Arc::new(Batches::default());
+    let store = TestStore::keeping_batches();
     let rec = idle_recorder(&store);
     apply(&rec, true).unwrap();
     rec.flush().unwrap();
@@ -216,7 +190,7 @@ fn terraform_steps_update_the_queued_record_or_follow_it() {
 
 #[test]
 fn calls_on_many_threads_are_each_written_once_final() {
-    let store = Arc::new(Batches::default());
+    let store = TestStore::keeping_batches();
     // Small batches: the writer takes the queue often, in the middle of calls.
     let rec = Recorder::builder()
         .batch_size(7)
@@ -249,59 +223,18 @@ fn calls_on_many_threads_are_each_written_once_final() {
     assert!((8_000..=16_000).contains(&written), "{written}");
 }
 
-/// A store whose writes wait until it is opened, saying when one starts waiting.
-struct Gated {
-    open: Mutex<bool>,
-    opened: std::sync::Condvar,
-    entered: Mutex<std::sync::mpsc::Sender<()>>,
-    inner: MemoryStore,
-}
-
-impl Gated {
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.opened.notify_all();
-    }
-}
-
-impl HistoryStore for Gated {
-    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
-        let _ = self.entered.lock().unwrap().send(());
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.opened.wait(open).unwrap();
-        }
-        drop(open);
-        self.inner.write_batch(batch)
-    }
-    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        self.inner.get(id)
-    }
-    fn query(&self, q: &Query) -> Result<Page<Event>, StoreError> {
-        self.inner.query(q)
-    }
-    fn count(&self, q: &history::Filter) -> Result<u64, StoreError> {
-        self.inner.count(q)
-    }
-}
-
 /// Opens the store and waits until everything recorded so far is written.
 #[track_history(event_type = "gated", recorder = rec)]
-fn opens(rec: &Recorder, store: &Gated, n: u64) -> u64 {
-    store.open();
+fn opens(rec: &Recorder, store: &TestStore, n: u64) -> u64 {
+    store.open_gate();
     rec.flush().unwrap();
     n + 1
 }
 
 #[test]
 fn a_call_whose_start_the_full_queue_refused_is_still_written_final() {
-    let (entered, writes) = std::sync::mpsc::channel();
-    let store = Arc::new(Gated {
-        open: Mutex::new(false),
-        opened: std::sync::Condvar::new(),
-        entered: Mutex::new(entered),
-        inner: MemoryStore::new(),
-    });
+    let store = TestStore::new();
+    store.close_gate();
     let rec = Recorder::builder()
         .capacity(1)
         .batch_size(1)
@@ -317,7 +250,7 @@ fn a_call_whose_start_the_full_queue_refused_is_still_written_final() {
     // when the call starts, and its in-progress record is refused. The call opens the store
     // and flushes, which makes room; its final record, made from the refused one, is kept.
     rec.record(filler()).unwrap();
-    writes.recv_timeout(Duration::from_secs(10)).unwrap();
+    store.wait_for_writer_at_gate();
     rec.record(filler()).unwrap();
     assert_eq!(opens(&rec, &store, 41), 42);
     rec.flush().unwrap();

@@ -2,62 +2,22 @@
 //! one transaction; under light load, or when a flush waits, every batch commits at once; a
 //! failed group commit is counted and reported, never silent.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+mod write_support;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use history::{Event, EventId, EventType, HistoryStore, Page, Query, Recorder, StoreError};
+use history::{Event, EventType, HistoryStore, Query, Recorder};
 use history_sqlite::SqliteStore;
+use write_support::TestStore;
 
-/// A store that counts staged batches and commits, can slow staging down (a store slower
-/// than its callers), and can make the next commit fail.
-struct Counting<S> {
-    inner: S,
-    staged: AtomicU64,
-    commits: AtomicU64,
-    stage_delay: Duration,
-    fail_next_commit: AtomicBool,
-}
-
-impl<S: HistoryStore> Counting<S> {
-    fn new(inner: S, stage_delay: Duration) -> Arc<Counting<S>> {
-        Arc::new(Counting {
-            inner,
-            staged: AtomicU64::new(0),
-            commits: AtomicU64::new(0),
-            stage_delay,
-            fail_next_commit: AtomicBool::new(false),
-        })
-    }
-}
-
-impl<S: HistoryStore> HistoryStore for Counting<S> {
-    fn write_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
-        self.inner.write_batch(batch)
-    }
-    fn stage_batch(&self, batch: &[Event]) -> Result<(), StoreError> {
-        std::thread::sleep(self.stage_delay);
-        self.staged.fetch_add(1, Ordering::SeqCst);
-        self.inner.stage_batch(batch)
-    }
-    fn commit_staged(&self) -> Result<(), StoreError> {
-        self.commits.fetch_add(1, Ordering::SeqCst);
-        if self.fail_next_commit.swap(false, Ordering::SeqCst) {
-            // Whether the group reached the store or not, the recorder cannot tell.
-            let _ = self.inner.commit_staged();
-            return Err(StoreError::Backend("injected commit failure".into()));
-        }
-        self.inner.commit_staged()
-    }
-    fn get(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        self.inner.get(id)
-    }
-    fn query(&self, query: &Query) -> Result<Page<Event>, StoreError> {
-        self.inner.query(query)
-    }
-    fn count(&self, query: &history::Filter) -> Result<u64, StoreError> {
-        self.inner.count(query)
-    }
+/// A test store in front of `inner` whose every `stage_batch` takes `stage_delay` (a store
+/// slower than its callers).
+fn counting<S>(inner: S, stage_delay: Duration) -> Arc<TestStore<S>> {
+    let mut store = TestStore::over(inner);
+    store.stage_delay = stage_delay;
+    Arc::new(store)
 }
 
 fn event(n: u64) -> Event {
@@ -87,7 +47,7 @@ fn push(recorder: &Recorder, threads: u64, each: u64) {
 fn a_store_slower_than_its_callers_gets_fewer_larger_commits_and_every_event() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
-    let store = Counting::new(SqliteStore::open(&path).unwrap(), Duration::from_millis(2));
+    let store = counting(SqliteStore::open(&path).unwrap(), Duration::from_millis(2));
     let recorder = Recorder::builder()
         .capacity(2_048)
         .batch_size(256)
@@ -115,7 +75,7 @@ fn a_store_slower_than_its_callers_gets_fewer_larger_commits_and_every_event() {
 #[test]
 fn without_group_commit_every_batch_commits() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Counting::new(
+    let store = counting(
         SqliteStore::open(dir.path().join("h.db")).unwrap(),
         Duration::from_millis(2),
     );
@@ -159,7 +119,7 @@ fn under_light_load_an_event_is_durable_without_a_flush() {
 #[test]
 fn a_failed_group_commit_is_written_again_not_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Counting::new(
+    let store = counting(
         SqliteStore::open(dir.path().join("h.db")).unwrap(),
         Duration::ZERO,
     );

@@ -4,10 +4,11 @@
 
 mod write_support;
 
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use history::{Error, Event, EventId, HistoryStore, Page, Query, Recorder, StoreError};
+use history::{Error, HistoryStore, Query, Recorder};
 use history_sqlite::SqliteStore;
 use write_support::{event, TestStore};
 
@@ -149,30 +150,16 @@ fn a_recorder_dropped_in_a_task_of_a_multi_thread_runtime_flushes() {
     );
 }
 
-/// A store that panics: a broken backend must not hang the callers of the recorder.
-struct PanickingStore;
-impl HistoryStore for PanickingStore {
-    fn write_batch(&self, _: &[Event]) -> Result<(), StoreError> {
-        panic!("backend bug");
-    }
-    fn get(&self, _: EventId) -> Result<Option<Event>, StoreError> {
-        Ok(None)
-    }
-    fn query(&self, _: &Query) -> Result<Page<Event>, StoreError> {
-        Err(StoreError::InvalidQuery("no queries".into()))
-    }
-    fn count(&self, _: &history::Filter) -> Result<u64, StoreError> {
-        Ok(0)
-    }
-}
-
 #[test]
 fn a_writer_that_dies_never_hangs_flush_or_record() {
     within_a_minute(|| {
+        // A broken backend must not hang the callers of the recorder.
+        let panicking = TestStore::new();
+        panicking.panics.store(true, Ordering::SeqCst);
         let recorder = Recorder::builder()
             .capacity(4)
             .batch_size(1)
-            .build(PanickingStore)
+            .build(panicking)
             .unwrap();
         recorder.record(event(0)).unwrap();
         assert!(matches!(recorder.flush(), Err(Error::Closed)));
