@@ -62,7 +62,7 @@ pub(crate) struct ProcessSettings {
 
 impl ProcessSettings {
     /// Applies the settings that are set to `command`.
-    pub fn apply(
+    pub(crate) fn apply(
         &self,
         mut command: super::process::ProcessCommand,
     ) -> super::process::ProcessCommand {

@@ -33,7 +33,7 @@ pub(crate) struct Connections {
 
 impl Connections {
     /// The state of a store whose write connection is `writer`.
-    pub fn new(
+    pub(crate) fn new(
         path: PathBuf,
         writer: Connection,
         owner: [u8; 16],
@@ -50,7 +50,7 @@ impl Connections {
     }
 
     /// Runs `f` on an idle read connection (opening one when none is idle).
-    pub fn read<T>(
+    pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, SqliteError>,
     ) -> Result<T, SqliteError> {
@@ -68,17 +68,17 @@ impl Connections {
     }
 
     /// Tells the checkpointer a write transaction committed.
-    pub fn wrote(&self) {
+    pub(crate) fn wrote(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many write transactions committed so far.
-    pub fn writes(&self) -> u64 {
+    pub(crate) fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on the write connection (staged batches are committed first).
-    pub fn write<T>(
+    pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
     ) -> Result<T, SqliteError> {
@@ -90,7 +90,7 @@ impl Connections {
     /// Like [`Connections::write`], then hands the connection straight to a waiting writer:
     /// long jobs done in steps (purge, vacuum) never keep the recorder waiting for more than
     /// a step.
-    pub fn write_step<T>(
+    pub(crate) fn write_step<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
     ) -> Result<T, SqliteError> {

@@ -33,7 +33,7 @@ pub(crate) struct WriteConn {
 }
 
 impl WriteConn {
-    pub fn new(conn: Connection) -> WriteConn {
+    pub(crate) fn new(conn: Connection) -> WriteConn {
         WriteConn {
             conn,
             staged: None,
@@ -43,7 +43,7 @@ impl WriteConn {
 
     /// The connection, with any staged batches committed first (a failed commit is
     /// remembered for the recorder's next [`WriteConn::commit`]).
-    pub fn connection(&mut self) -> &mut Connection {
+    pub(crate) fn connection(&mut self) -> &mut Connection {
         if let Err(failed) = self.commit_group() {
             let earlier = self.lost.take().map_or(0, |l| l.events);
             self.lost = Some(RolledBack {
@@ -63,7 +63,7 @@ impl WriteConn {
     /// writing the batch again replaces those rows by id, so nothing is counted twice. If
     /// SQLite rolled the whole transaction back (I/O error, disk full), the staged events are
     /// lost and [`WriteConn::commit`] reports them.
-    pub fn stage(&mut self, batch: &[Event], owner: &[u8; 16]) -> Result<(), SqliteError> {
+    pub(crate) fn stage(&mut self, batch: &[Event], owner: &[u8; 16]) -> Result<(), SqliteError> {
         if self.staged.is_none() {
             // Takes the write lock now (BUSY here, with nothing staged, is retried by the
             // recorder); held until the group commits.
@@ -95,7 +95,7 @@ impl WriteConn {
 
     /// Commits the staged batches. On error none of them is committed (the transaction is
     /// rolled back, whatever state SQLite left it in), and the error says how many.
-    pub fn commit(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
         if let Some(earlier) = self.lost.take() {
             // A group of the recorder's was rolled back since its last commit: everything it
             // staged since then is written again, so what was staged after goes too.
@@ -138,7 +138,7 @@ impl WriteConn {
 
     /// Rolls back a transaction that holds nothing staged but the failed batch of a
     /// [`HistoryStore::write_batch`](history::HistoryStore::write_batch), which is atomic.
-    pub fn roll_back_unstaged(&mut self) {
+    pub(crate) fn roll_back_unstaged(&mut self) {
         if self.staged == Some(0) {
             self.staged = None;
             if !self.conn.is_autocommit() {
@@ -148,7 +148,7 @@ impl WriteConn {
     }
 
     /// Whether a transaction is open.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.staged.is_some()
     }
 }

@@ -27,7 +27,7 @@ impl Where {
     }
 
     /// The clause, or `1` when empty.
-    pub fn clause(&self) -> &str {
+    pub(crate) fn clause(&self) -> &str {
         if self.sql.is_empty() {
             "1"
         } else {

@@ -50,7 +50,7 @@ pub(crate) struct Cell {
 }
 
 impl Cell {
-    pub fn add(&mut self, duration_us: Option<i64>) {
+    pub(crate) fn add(&mut self, duration_us: Option<i64>) {
         self.events += 1;
         if let Some(d) = duration_us {
             self.timed += 1;
@@ -72,7 +72,7 @@ impl Cell {
     }
 
     /// Adds another cell's figures (for reading: cells of several hours into one group).
-    pub fn merge(&mut self, other: &Cell) {
+    pub(crate) fn merge(&mut self, other: &Cell) {
         self.events += other.events;
         self.timed += other.timed;
         self.sum_us += other.sum_us;
@@ -138,7 +138,7 @@ pub(crate) const CHANGE_COLUMNS: &str = "started_at, event_type, status, duratio
 pub(crate) struct Deltas(HashMap<(i64, String, String), Cell>);
 
 impl Deltas {
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         started_us: i64,
         event_type: &str,
@@ -148,7 +148,7 @@ impl Deltas {
         self.cell(started_us, event_type, status).add(duration_us);
     }
 
-    pub fn remove(
+    pub(crate) fn remove(
         &mut self,
         started_us: i64,
         event_type: &str,
@@ -161,7 +161,7 @@ impl Deltas {
 
     /// Runs `stmt`, which selects [`CHANGE_COLUMNS`], and applies `change` to each row it
     /// returns. Returns how many rows.
-    pub fn gather(
+    pub(crate) fn gather(
         &mut self,
         stmt: &mut Statement<'_>,
         params: impl Params,
@@ -196,7 +196,7 @@ impl Deltas {
     }
 
     /// Applies the changes, inside the caller's transaction (after the events changed).
-    pub fn apply(self, conn: &Connection) -> Result<(), SqliteError> {
+    pub(crate) fn apply(self, conn: &Connection) -> Result<(), SqliteError> {
         let mut read = conn.prepare_cached(
             "SELECT events, timed, sum_us, min_us, max_us, hist FROM stats_hourly \
              WHERE hour = ?1 AND event_type = ?2 AND status = ?3",

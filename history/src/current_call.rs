@@ -83,7 +83,7 @@ pub fn set_correlation_id(id: impl Into<String>) -> bool {
 pub fn set_label(key: impl Into<String>, value: impl Into<String>) -> bool {
     set(|f| {
         let key = key.into();
-        let value = if crate::__private::terraform::is_secret_name(&key) {
+        let value = if crate::redact::is_secret_name(&key) {
             crate::__private::REDACTED.to_owned()
         } else {
             value.into()

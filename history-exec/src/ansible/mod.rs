@@ -102,9 +102,7 @@ impl AnsibleExecutor {
     pub fn extra_var(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         let name = name.into();
         match value.into() {
-            Value::String(s) if history::__private::terraform::is_secret_name(&name) => {
-                self.secret_var(name, s)
-            }
+            Value::String(s) if history::redact::is_secret_name(&name) => self.secret_var(name, s),
             value => {
                 self.extra_vars.push((name, value));
                 self

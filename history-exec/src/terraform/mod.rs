@@ -114,7 +114,7 @@ impl TerraformExecutor {
     /// [sensitive variable](TerraformExecutor::sensitive_var).
     pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let name = name.into();
-        if history::__private::terraform::is_secret_name(&name) {
+        if history::redact::is_secret_name(&name) {
             return self.sensitive_var(name, value);
         }
         self.vars.push((name, value.into()));

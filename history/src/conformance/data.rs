@@ -147,6 +147,6 @@ pub fn sample_events(n: usize, seed: u64) -> Vec<Event> {
 }
 
 /// An id that no sample event has.
-pub fn unknown_id() -> EventId {
+pub(super) fn unknown_id() -> EventId {
     EventId::new()
 }

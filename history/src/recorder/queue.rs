@@ -88,7 +88,12 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub fn new(capacity: usize, max_bytes: usize, batch_size: usize, overflow: Overflow) -> Shared {
+    pub(super) fn new(
+        capacity: usize,
+        max_bytes: usize,
+        batch_size: usize,
+        overflow: Overflow,
+    ) -> Shared {
         Shared {
             state: Mutex::new(State {
                 queue: Vec::with_capacity(batch_size),
@@ -118,13 +123,13 @@ impl Shared {
         }
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
     }
 
     /// Accepts the event `make` makes (under the lock, straight into the queue) and returns
     /// its sequence number and where it waits.
-    pub fn push_with(&self, make: impl FnOnce() -> Event) -> Result<(u64, Slot), Error> {
+    pub(super) fn push_with(&self, make: impl FnOnce() -> Event) -> Result<(u64, Slot), Error> {
         let mut st = self.state.lock();
         loop {
             if st.closed || st.writer_gone {
@@ -177,7 +182,7 @@ impl Shared {
 
     /// Applies `change` to the record of `id` queued at `slot`, if it is still queued there;
     /// else gives `change` back. Counts as accepting a record: returns its sequence number.
-    pub fn update<C>(
+    pub(super) fn update<C>(
         &self,
         slot: Slot,
         id: EventId,
@@ -208,7 +213,7 @@ impl Shared {
     /// `replay`, also waits for one attempt to move spilled events into the store.
     ///
     /// Reports events given up on that no earlier flush reported.
-    pub fn wait_durable(
+    pub(super) fn wait_durable(
         &self,
         target: Option<u64>,
         replay: bool,
@@ -249,7 +254,7 @@ impl Shared {
     }
 
     /// Refuses new events and tells the writer to drain and stop.
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         let mut st = self.state.lock();
         st.closed = true;
         drop(st);
@@ -259,7 +264,7 @@ impl Shared {
 
     /// Waits until the writer has stopped (or `deadline` passes: then the number of events
     /// not yet durable).
-    pub fn wait_writer_gone(&self, deadline: Option<Instant>) -> Result<(), u64> {
+    pub(super) fn wait_writer_gone(&self, deadline: Option<Instant>) -> Result<(), u64> {
         let mut st = self.state.lock();
         while !st.writer_gone {
             match deadline {
@@ -275,7 +280,7 @@ impl Shared {
     }
 
     /// Reports (once) events given up on.
-    pub fn take_lost(&self) -> Result<(), Error> {
+    pub(super) fn take_lost(&self) -> Result<(), Error> {
         take_lost(&mut self.state.lock())
     }
 }

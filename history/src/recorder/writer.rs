@@ -96,7 +96,7 @@ enum Work {
 }
 
 impl Writer {
-    pub fn new(
+    pub(super) fn new(
         shared: Arc<Shared>,
         store: Arc<dyn HistoryStore>,
         flush_interval: Duration,
@@ -121,7 +121,7 @@ impl Writer {
         }
     }
 
-    pub fn run(mut self) {
+    pub(super) fn run(mut self) {
         // Even if the store panics, tell the waiting flushes that nobody will write any more.
         let _gone = GoneOnDrop(self.shared.clone());
         // Spill files found unreadable when the recorder opened them are reported now.

@@ -49,14 +49,14 @@ pub(super) struct Key([u8; 16]);
 
 impl Key {
     /// A fresh key from the operating system's random source.
-    pub fn random() -> io::Result<Key> {
+    pub(super) fn random() -> io::Result<Key> {
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).map_err(|e| io::Error::other(format!("random key: {e}")))?;
         Ok(Key(key))
     }
 
     /// The file header that carries this key.
-    pub fn header(&self) -> [u8; FILE_HEADER as usize] {
+    pub(super) fn header(&self) -> [u8; FILE_HEADER as usize] {
         let mut h = [0u8; FILE_HEADER as usize];
         h[..8].copy_from_slice(FILE_MAGIC);
         h[8..].copy_from_slice(&self.0);

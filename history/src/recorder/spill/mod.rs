@@ -86,7 +86,7 @@ impl From<io::Error> for ReplayStop {
 
 impl Spill {
     /// Adopts the unlocked spill files at `base` (and its numbered siblings).
-    pub fn open(base: PathBuf) -> io::Result<Spill> {
+    pub(super) fn open(base: PathBuf) -> io::Result<Spill> {
         let mut spill = Spill {
             base,
             files: VecDeque::new(),
@@ -102,21 +102,21 @@ impl Spill {
     }
 
     /// Events waiting in spill files.
-    pub fn pending_events(&self) -> u64 {
+    pub(super) fn pending_events(&self) -> u64 {
         self.files.iter().map(|f| f.events).sum()
     }
 
-    pub fn is_pending(&self) -> bool {
+    pub(super) fn is_pending(&self) -> bool {
         self.files.iter().any(|f| f.events > 0)
     }
 
     /// Events found in files that could not be read at all, since the last call.
-    pub fn take_lost(&mut self) -> u64 {
+    pub(super) fn take_lost(&mut self) -> u64 {
         std::mem::take(&mut self.lost)
     }
 
     /// Appends `batch` as one frame and fsyncs it.
-    pub fn append(&mut self, batch: &[Event]) -> io::Result<()> {
+    pub(super) fn append(&mut self, batch: &[Event]) -> io::Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -156,7 +156,7 @@ impl Spill {
     /// when the store is unavailable), emptying each file once all of it is written (or
     /// keeping it aside if some of it was unreadable). Stops at the first error; what is left
     /// is replayed by the next call.
-    pub fn replay(
+    pub(super) fn replay(
         &mut self,
         write: &mut dyn FnMut(&[Event]) -> Result<(), StoreError>,
         done: &mut Replayed,
@@ -236,7 +236,7 @@ impl Spill {
     }
 
     /// Removes this recorder's spill file if it is empty (at shutdown).
-    pub fn close(mut self) {
+    pub(super) fn close(mut self) {
         if self.own {
             if let Some(own) = self.files.pop_back() {
                 if own.len <= format::first_frame(own.layout) && !own.damaged {
