@@ -34,7 +34,13 @@ fn builder() -> history::RecorderBuilder {
 fn spill_frames(path: &Path, sizes: &[u64]) {
     let store = TestStore::new();
     store.failing.store(true, Ordering::SeqCst);
-    let recorder = builder().spill_path(path).build(store.clone()).unwrap();
+    // Only `flush` ends a batch: a writer taking part of a group early (a busy machine) would
+    // spill it as two frames and the tests' layout would not hold.
+    let recorder = builder()
+        .flush_interval(Duration::from_secs(3600))
+        .spill_path(path)
+        .build(store.clone())
+        .unwrap();
     let mut n = 0;
     for size in sizes {
         for _ in 0..*size {
@@ -47,6 +53,7 @@ fn spill_frames(path: &Path, sizes: &[u64]) {
     assert_eq!(stats.spilled, n, "{stats:?}");
     let _ = recorder.shutdown();
     assert!(path.exists());
+    assert_eq!(frames(path).len(), sizes.len(), "one frame per flush");
 }
 
 /// Where each frame of the file at `path` starts and ends.
