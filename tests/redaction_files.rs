@@ -2,12 +2,18 @@
 //! file the store and recorder write (the database, its `-wal` and `-shm`, any spill file)
 //! are scanned for every secret passed in: while the store is open and after it is closed.
 
+mod write_support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use history::{track_history, Recorder};
 use history_sqlite::SqliteStore;
 use serde::Serialize;
+use write_support::TestStore;
 
 const SECRETS: [&str; 12] = [
     "sec01-nested-pw",
@@ -123,12 +129,9 @@ fn scan(dir: &Path, when: &str) {
     }
 }
 
-#[test]
-fn no_secret_reaches_any_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("history.db")).unwrap();
-    let recorder = Recorder::new(store).unwrap();
-    history::with_default(&recorder, || {
+/// Records every class of secret through `recorder` (three events).
+fn record_everything(recorder: &Recorder) {
+    history::with_default(recorder, || {
         let conn = Conn {
             host: "vis02-host",
             auth: Auth {
@@ -157,9 +160,51 @@ fn no_secret_reaches_any_file() {
         echo(SECRETS[6]).unwrap_err();
         echo(SECRETS[8]).unwrap_err();
     });
+}
+
+#[test]
+fn no_secret_reaches_any_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("history.db")).unwrap();
+    let recorder = Recorder::new(store).unwrap();
+    record_everything(&recorder);
     recorder.flush().unwrap();
     assert_eq!(recorder.store().count(&history::Query::new()).unwrap(), 3);
     scan(dir.path(), "while open");
+    recorder.shutdown().unwrap();
+    drop(recorder);
+    scan(dir.path(), "after close");
+}
+
+#[test]
+fn no_secret_reaches_the_spill_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("history.db");
+    let store = Arc::new(TestStore::over(SqliteStore::open(&db).unwrap()));
+    store.failing.store(true, Ordering::SeqCst);
+    let recorder = Recorder::builder()
+        .max_retries(0)
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .spill_path(dir.path().join("history.db-spill"))
+        .build_shared(store.clone())
+        .unwrap();
+    record_everything(&recorder);
+    recorder.flush().unwrap();
+    assert!(recorder.stats().spilled >= 3, "{:?}", recorder.stats());
+    let spilled = files_of(dir.path());
+    assert!(
+        spilled
+            .iter()
+            .any(|(n, _)| n.starts_with("history.db-spill")),
+        "a spill file was written: {:?}",
+        spilled.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    scan(dir.path(), "spilled");
+
+    store.failing.store(false, Ordering::SeqCst);
+    recorder.flush().unwrap();
+    assert_eq!(recorder.store().count(&history::Query::new()).unwrap(), 3);
+    scan(dir.path(), "replayed");
     recorder.shutdown().unwrap();
     drop(recorder);
     scan(dir.path(), "after close");
