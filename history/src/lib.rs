@@ -51,20 +51,20 @@ pub mod stats;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
+mod default_recorder;
 mod error;
-mod global;
 mod json;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use context::scope;
+pub use default_recorder::{current, init, set_default, with_default, DefaultGuard, ScopedGuard};
 pub use error::Error;
 pub use event::{
     now, ErrorInfo, Event, EventBuilder, EventId, EventStatus, EventType, SubjectId,
     TerraformStatus,
 };
-pub use global::{current, init, set_default, with_default, DefaultGuard, ScopedGuard};
 pub use json::Json;
 pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};
 pub use store::{Cursor, Filter, HistoryStore, MemoryStore, Order, Page, Query, StoreError};

@@ -47,7 +47,7 @@ static WARNED: AtomicBool = AtomicBool::new(false);
 /// per process.
 #[inline]
 pub fn default_recorder(operation: &'static str) -> Option<Arc<Recorder>> {
-    let recorder = crate::global::current_handle();
+    let recorder = crate::default_recorder::current_handle();
     if recorder.is_none() {
         warn_once(|| {
             format!(
