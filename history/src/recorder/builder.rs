@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::queue::Shared;
+use super::queue::{Overflow, Shared};
 use super::spill::Spill;
 use super::writer::{GroupCommit, Retry, Writer};
 use super::{Inner, Recorder};
@@ -14,19 +14,6 @@ use crate::event::EventType;
 use crate::redact::{Capturing, RedactionPolicy};
 use crate::store::HistoryStore;
 use crate::Error;
-
-/// What [`Recorder::record`] does when the queue is full.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Overflow {
-    /// Wait until the writer makes room (the default: nothing is lost).
-    #[default]
-    Block,
-    /// Drop the new event, count it ([`RecorderStats::dropped`](super::RecorderStats::dropped))
-    /// and return [`Error::QueueFull`] (or [`Error::QueueMemoryFull`] when the queue holds
-    /// its limit of bytes: [`RecorderBuilder::max_queue_bytes`]).
-    DropNewest,
-}
 
 /// When a record call returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -24,7 +24,8 @@ use crate::redact::Capturing;
 use crate::store::HistoryStore;
 use crate::Error;
 
-pub use builder::{Durability, Overflow, RecorderBuilder};
+pub use builder::{Durability, RecorderBuilder};
+pub use queue::Overflow;
 use queue::Shared;
 pub(crate) use queue::Slot;
 

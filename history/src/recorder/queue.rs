@@ -20,9 +20,21 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use super::Overflow;
 use crate::event::{Event, EventId};
 use crate::Error;
+
+/// What [`Recorder::record`](crate::Recorder::record) does when the queue is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Wait until the writer makes room (the default: nothing is lost).
+    #[default]
+    Block,
+    /// Drop the new event, count it ([`RecorderStats::dropped`](crate::RecorderStats::dropped))
+    /// and return [`Error::QueueFull`] (or [`Error::QueueMemoryFull`] when the queue holds
+    /// its limit of bytes: [`RecorderBuilder::max_queue_bytes`](crate::RecorderBuilder::max_queue_bytes)).
+    DropNewest,
+}
 
 /// Counters only the stats read; updated without the lock.
 #[derive(Default)]
