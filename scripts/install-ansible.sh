@@ -14,7 +14,14 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${HISTORY_ANSIBLE_VENV:-$root/target/ansible-venv}"
 marker="$venv/.ansible-core-$ANSIBLE_CORE_VERSION"
 
-if [[ -f "$marker" && -x "$venv/bin/ansible-playbook" && -x "$venv/bin/ansible" ]]; then
+# A venv records absolute paths: one that was moved or copied (a target/ dir reused elsewhere)
+# no longer runs, so the marker holds the venv's own path and the venv's python must start.
+installed() {
+    [[ -f "$marker" && "$(cat "$marker")" == "$venv" && -x "$venv/bin/ansible-playbook" \
+        && -x "$venv/bin/ansible" ]] && "$venv/bin/python" -c '' 2>/dev/null
+}
+
+if installed; then
     echo "$venv/bin"
     exit 0
 fi
@@ -23,7 +30,7 @@ mkdir -p "$(dirname "$venv")"
 # One installer at a time (test binaries may call this script concurrently).
 exec 9>"$venv.lock"
 flock 9
-if [[ -f "$marker" && -x "$venv/bin/ansible-playbook" ]]; then
+if installed; then
     echo "$venv/bin"
     exit 0
 fi
@@ -34,5 +41,5 @@ rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "ansible-core==$ANSIBLE_CORE_VERSION" >&2
 "$venv/bin/ansible-playbook" --version >/dev/null
-touch "$marker"
+echo "$venv" > "$marker"
 echo "$venv/bin"
