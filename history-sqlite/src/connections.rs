@@ -20,8 +20,9 @@ const MAX_IDLE_READERS: usize = 8;
 pub(crate) struct Connections {
     /// The database file.
     pub path: PathBuf,
-    /// The one connection that writes, with its group transaction.
-    pub writer: Mutex<WriteConn>,
+    /// The one connection that writes, with its group transaction (none when opened
+    /// read-only).
+    writer: Option<Mutex<WriteConn>>,
     readers: Mutex<Vec<Connection>>,
     /// This store's id in the `owners` table (crash recovery).
     pub owner: [u8; 16],
@@ -33,15 +34,16 @@ pub(crate) struct Connections {
 
 impl Connections {
     /// The state of a store whose write connection is `writer`.
+    /// `writer` is `None` for a store opened read-only.
     pub(crate) fn new(
         path: PathBuf,
-        writer: Connection,
+        writer: Option<Connection>,
         owner: [u8; 16],
         options: SqliteOptions,
     ) -> Connections {
         Connections {
             path,
-            writer: Mutex::new(WriteConn::new(writer)),
+            writer: writer.map(|w| Mutex::new(WriteConn::new(w))),
             readers: Mutex::new(Vec::new()),
             owner,
             options,
@@ -57,7 +59,11 @@ impl Connections {
         let idle = self.readers.lock().pop();
         let conn = match idle {
             Some(c) => c,
-            None => schema::open_read_connection(&self.path, self.options.busy_timeout)?,
+            None => schema::open_read_connection(
+                &self.path,
+                self.options.busy_timeout,
+                self.options.read_only,
+            )?,
         };
         let out = f(&conn);
         let mut idle = self.readers.lock();
@@ -65,6 +71,26 @@ impl Connections {
             idle.push(conn);
         }
         out
+    }
+
+    /// Adds an open read connection to the idle ones.
+    pub(crate) fn add_reader(&self, conn: Connection) {
+        self.readers.lock().push(conn);
+    }
+
+    /// Whether the store was opened read-only (it has no write connection).
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// The write connection, locked; [`SqliteError::OpenedReadOnly`] for a read-only store.
+    pub(crate) fn writer(&self) -> Result<parking_lot::MutexGuard<'_, WriteConn>, SqliteError> {
+        match &self.writer {
+            Some(w) => Ok(w.lock()),
+            None => Err(SqliteError::OpenedReadOnly {
+                path: self.path.clone(),
+            }),
+        }
     }
 
     /// Tells the checkpointer a write transaction committed.
@@ -82,7 +108,7 @@ impl Connections {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
     ) -> Result<T, SqliteError> {
-        let out = f(self.writer.lock().connection());
+        let out = f(self.writer()?.connection());
         self.wrote();
         out
     }
@@ -94,7 +120,7 @@ impl Connections {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, SqliteError>,
     ) -> Result<T, SqliteError> {
-        let mut guard = self.writer.lock();
+        let mut guard = self.writer()?;
         let out = f(guard.connection());
         parking_lot::MutexGuard::unlock_fair(guard);
         self.wrote();

@@ -60,6 +60,36 @@ pub enum SqliteError {
         /// The newest schema version this library knows.
         supported: i64,
     },
+    /// A read-only open found no file at the path (a read-only open creates nothing).
+    #[error("no history database at {}: the file does not exist", path.display())]
+    Missing {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A read-only open found an empty file: no history has been written to it yet.
+    #[error("{} is empty: no history has been recorded into it yet", path.display())]
+    Empty {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A read-only open found a database of an older schema, which only a store opened for
+    /// writing upgrades. It was not modified.
+    #[error("{} has history schema version {found}, older than the {supported} this version of history-sqlite reads; open it once for writing to upgrade it (the file was left untouched)", path.display())]
+    OlderSchema {
+        /// The path given.
+        path: PathBuf,
+        /// The schema version in the file.
+        found: i64,
+        /// The schema version this library reads.
+        supported: i64,
+    },
+    /// A write (or recovery, purge, rollup rebuild, `ANALYZE`) through a store opened with
+    /// [`SqliteOptions::read_only`](crate::SqliteOptions::read_only).
+    #[error("history database {} was opened read-only; it cannot be written through this store", path.display())]
+    OpenedReadOnly {
+        /// The database file.
+        path: PathBuf,
+    },
     /// An option of [`SqliteOptions`](crate::SqliteOptions) is out of its range; nothing was
     /// opened.
     #[error("invalid `{option}`: {reason}")]

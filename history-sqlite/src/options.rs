@@ -14,6 +14,7 @@ pub struct SqliteOptions {
     pub(crate) busy_timeout: Duration,
     pub(crate) exact_stats_up_to: u64,
     pub(crate) write_cache: u64,
+    pub(crate) read_only: bool,
 }
 
 /// The write connection's page cache unless [`SqliteOptions::write_cache`] says otherwise.
@@ -32,6 +33,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             exact_stats_up_to: 20_000,
             write_cache: DEFAULT_WRITE_CACHE,
+            read_only: false,
         }
     }
 }
@@ -75,6 +77,20 @@ impl SqliteOptions {
     /// memory map.
     pub fn write_cache(mut self, bytes: u64) -> Self {
         self.write_cache = bytes;
+        self
+    }
+
+    /// Opens for reading only (off by default): the file must already be a history database
+    /// of the current schema. Nothing is created, migrated, registered or written — not the
+    /// database file, and no heartbeat, recovery or checkpoint runs — so listing a history
+    /// never changes it. Reads work while other processes write (WAL). A missing or empty
+    /// file, an older schema (open it once for writing to upgrade it) and a newer one are
+    /// refused with [`SqliteError::Missing`], [`SqliteError::Empty`],
+    /// [`SqliteError::OlderSchema`] and [`SqliteError::NewerSchema`]; writes through such a
+    /// store fail with [`SqliteError::OpenedReadOnly`]. [`recover_on_open`](Self::recover_on_open)
+    /// is ignored. See also [`SqliteStore::open_read_only`](crate::SqliteStore::open_read_only).
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
         self
     }
 

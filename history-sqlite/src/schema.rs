@@ -175,9 +175,74 @@ pub(crate) fn open_checkpoint_connection(
     connect(path, busy)
 }
 
-/// A connection for reads only.
-pub(crate) fn open_read_connection(path: &Path, busy: Duration) -> Result<Connection, SqliteError> {
-    let conn = connect(path, busy)?;
+/// Opens `path` for reading only, refusing — before anything could be written — a file that
+/// is missing, empty, not a history database, or of another schema version than
+/// [`SCHEMA_VERSION`]. Never creates, migrates or writes the database file.
+pub(crate) fn open_read_only_connection(
+    path: &Path,
+    busy: Duration,
+) -> Result<Connection, SqliteError> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SqliteError::Missing {
+                path: path.to_owned(),
+            })
+        }
+        Err(source) => {
+            return Err(SqliteError::CannotOpen {
+                path: path.to_owned(),
+                source,
+            })
+        }
+        Ok(meta) if meta.is_dir() => {
+            return Err(SqliteError::IsDirectory {
+                path: path.to_owned(),
+            })
+        }
+        Ok(meta) if meta.len() == 0 => {
+            return Err(SqliteError::Empty {
+                path: path.to_owned(),
+            })
+        }
+        Ok(_) => {}
+    }
+    check_header(path)?;
+    let conn = open_read_connection(path, busy, true)?;
+    if inspect(&conn, path)? == Found::Fresh {
+        return Err(SqliteError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version < SCHEMA_VERSION {
+        return Err(SqliteError::OlderSchema {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(conn)
+}
+
+/// A connection for reads only; `read_only`: opened with SQLite's read-only flag, so that
+/// neither it nor its closing (no checkpoint on close) can write the database file.
+pub(crate) fn open_read_connection(
+    path: &Path,
+    busy: Duration,
+    read_only: bool,
+) -> Result<Connection, SqliteError> {
+    let conn = if read_only {
+        connect_with(path, busy, OpenFlags::SQLITE_OPEN_READ_ONLY)?
+    } else {
+        connect(path, busy)?
+    };
+    if read_only {
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(|e| not_a_database(e, path))?;
+    }
     conn.pragma_update(None, "query_only", true)?;
     // Read pages straight from the OS cache instead of copying them in (256 MB window).
     conn.pragma_update(None, "mmap_size", 268_435_456)?;
@@ -196,7 +261,12 @@ fn file_path(path: &Path) -> std::borrow::Cow<'_, Path> {
 }
 
 fn connect(path: &Path, busy: Duration) -> Result<Connection, SqliteError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    connect_with(path, busy, OpenFlags::SQLITE_OPEN_READ_WRITE)
+}
+
+/// Opens `path` with `mode` (read-write or read-only; never create).
+fn connect_with(path: &Path, busy: Duration, mode: OpenFlags) -> Result<Connection, SqliteError> {
+    let flags = mode | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(file_path(path), flags).map_err(|e| {
         SqliteError::CannotOpen {
             path: path.to_owned(),

@@ -39,7 +39,8 @@ use crate::{owner, schema, SqliteError};
 /// ```
 pub struct SqliteStore {
     conns: Arc<Connections>,
-    background: Background,
+    /// Heartbeat and checkpoints; none for a store opened read-only.
+    background: Option<Background>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -68,22 +69,58 @@ impl SqliteStore {
         SqliteStore::open_with(path.as_ref(), SqliteOptions::default())
     }
 
-    /// Options for opening a store (recovery, heartbeat, busy timeout).
+    /// Opens the history database at `path` for reading only: nothing is created, migrated
+    /// or written, so reading a history never changes its file (see
+    /// [`SqliteOptions::read_only`]).
+    ///
+    /// ```
+    /// use history::{HistoryStore, Query};
+    /// use history_sqlite::{SqliteError, SqliteStore};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("history.db");
+    /// assert!(matches!(SqliteStore::open_read_only(&path), Err(SqliteError::Missing { .. })));
+    /// drop(SqliteStore::open(&path)?); // a writer creates it
+    /// let store = SqliteStore::open_read_only(&path)?;
+    /// assert_eq!(store.count(&Query::new())?, 0);
+    /// assert!(store.write_batch(&[]).is_ok()); // nothing to write
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore, SqliteError> {
+        SqliteStore::open_with(path.as_ref(), SqliteOptions::default().read_only(true))
+    }
+
+    /// Options for opening a store (recovery, heartbeat, busy timeout, read-only).
     pub fn options() -> SqliteOptions {
         SqliteOptions::default()
     }
 
     fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteStore, SqliteError> {
         options.validate()?;
+        if options.read_only {
+            let reader = schema::open_read_only_connection(path, options.busy_timeout)?;
+            let owner = *EventId::new().as_bytes();
+            let conns = Arc::new(Connections::new(path.to_owned(), None, owner, options));
+            conns.add_reader(reader);
+            return Ok(SqliteStore {
+                conns,
+                background: None,
+            });
+        }
         // Opening (schema, registration, recovery) waits at least 5 s for other writers, even
         // with a short busy timeout for the writes that follow.
         let patient = options.busy_timeout.max(Duration::from_secs(5));
         let cache_kib = (options.write_cache / 1024) as u32;
         let writer = schema::open_write_connection(path, patient, cache_kib)?;
         let owner = *EventId::new().as_bytes();
-        let conns = Arc::new(Connections::new(path.to_owned(), writer, owner, options));
+        let conns = Arc::new(Connections::new(
+            path.to_owned(),
+            Some(writer),
+            owner,
+            options,
+        ));
         owner::register(&conns)?;
-        let background = Background::start(&conns)?;
+        let background = Some(Background::start(&conns)?);
         let store = SqliteStore { conns, background };
         if store.conns.options.recover_on_open {
             store.recover_interrupted()?;
@@ -123,8 +160,12 @@ impl SqliteStore {
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        self.background.stop();
-        owner::unregister(&self.conns);
+        if let Some(background) = self.background.as_mut() {
+            background.stop();
+        }
+        if !self.conns.is_read_only() {
+            owner::unregister(&self.conns);
+        }
     }
 }
 
@@ -148,7 +189,7 @@ impl HistoryStore for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut writer = self.conns.writer.lock();
+        let mut writer = self.conns.writer()?;
         if let Err(e) = writer.stage(batch, &self.conns.owner) {
             // Atomic: none of this batch stays. (What the recorder staged before, if anything,
             // stays staged for its next commit.)
@@ -167,11 +208,14 @@ impl HistoryStore for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        Ok(self.conns.writer.lock().stage(batch, &self.conns.owner)?)
+        Ok(self.conns.writer()?.stage(batch, &self.conns.owner)?)
     }
 
     fn commit_staged(&self) -> Result<(), StoreError> {
-        let mut writer = self.conns.writer.lock();
+        if self.conns.is_read_only() {
+            return Ok(()); // nothing can have been staged
+        }
+        let mut writer = self.conns.writer()?;
         let open = writer.is_open();
         let committed = writer.commit();
         drop(writer);
