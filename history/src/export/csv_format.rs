@@ -77,12 +77,55 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, Error> {
 /// times in RFC 3339, durations in seconds, JSON documents as JSON text, the error as its
 /// message chain and as JSON. Returns how many events.
 pub fn csv(store: &dyn HistoryStore, query: &Query, out: impl Write) -> Result<u64, Error> {
-    let mut w = ::csv::Writer::from_writer(out);
-    w.write_record(CSV_COLUMNS).map_err(io)?;
-    let n = for_each_event(store, query, |e| {
-        w.write_record(csv_record(e)?).map_err(io)?;
+    let mut w = CsvWriter::new(out)?;
+    for_each_event(store, query, |e| w.write(e))?;
+    w.finish()
+}
+
+/// Events written one at a time as CSV, in the format of [`csv`]: the header row first,
+/// then a row per [`CsvWriter::write`]. For events that do not come straight from a query
+/// (a page already read, events changed before they are written).
+///
+/// ```
+/// use history::{export::CsvWriter, Event, EventType};
+/// let mut out = Vec::new();
+/// let mut w = CsvWriter::new(&mut out)?;
+/// w.write(&Event::new(EventType::VmStart, "vm::start"))?;
+/// assert_eq!(w.finish()?, 1);
+/// assert!(String::from_utf8(out).unwrap().starts_with("id,timestamp,"));
+/// # Ok::<(), history::Error>(())
+/// ```
+pub struct CsvWriter<W: Write> {
+    writer: ::csv::Writer<W>,
+    rows: u64,
+}
+
+impl<W: Write> std::fmt::Debug for CsvWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvWriter")
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> CsvWriter<W> {
+    /// Writes the header row ([`CSV_COLUMNS`]) to `out`.
+    pub fn new(out: W) -> Result<CsvWriter<W>, Error> {
+        let mut writer = ::csv::Writer::from_writer(out);
+        writer.write_record(CSV_COLUMNS).map_err(io)?;
+        Ok(CsvWriter { writer, rows: 0 })
+    }
+
+    /// Writes `event` as one row.
+    pub fn write(&mut self, event: &Event) -> Result<(), Error> {
+        self.writer.write_record(csv_record(event)?).map_err(io)?;
+        self.rows += 1;
         Ok(())
-    })?;
-    w.flush()?;
-    Ok(n)
+    }
+
+    /// Flushes what is buffered; returns how many events were written.
+    pub fn finish(mut self) -> Result<u64, Error> {
+        self.writer.flush()?;
+        Ok(self.rows)
+    }
 }

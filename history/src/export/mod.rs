@@ -12,7 +12,7 @@ use crate::Error;
 mod csv_format;
 #[cfg(feature = "export-csv")]
 #[cfg_attr(docsrs, doc(cfg(feature = "export-csv")))]
-pub use csv_format::{csv, CSV_COLUMNS};
+pub use csv_format::{csv, CsvWriter, CSV_COLUMNS};
 
 /// Events fetched per page while exporting.
 pub const EXPORT_PAGE: usize = 1_000;
