@@ -1,12 +1,9 @@
 //! [`Call`]: the guard one tracked call keeps from start to finish.
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use crate::context::{self, Span};
@@ -21,107 +18,8 @@ use super::outcome::panic_error;
 pub use super::recorder_arg::AsRecorder;
 use super::scrub::{scrub_error, scrub_json, scrub_labels};
 use super::sink::{capture_with, Parameters, Sink};
+use super::site::Options;
 use crate::redact::{self, Redactor};
-
-/// Per-call-site settings the expansion passes as a constant.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Options {
-    /// Walk `TerraformStatus` initiated → provisioning → completed / failed.
-    pub terraform: bool,
-    /// Capture a backtrace for every error, not only when `RUST_BACKTRACE` asks for one.
-    pub backtrace: bool,
-    /// How the final record is written (`durability = sync`: the call returns only once it
-    /// is committed). The in-progress records are always buffered.
-    pub durability: Durability,
-}
-
-/// The recorder `recorder = <expr>` names.
-#[inline]
-pub fn explicit_recorder<T: AsRecorder + ?Sized>(recorder: &T) -> Option<Recorder> {
-    recorder.as_recorder().cloned()
-}
-
-static WARNED: AtomicBool = AtomicBool::new(false);
-
-/// The default recorder ([`crate::current`]), as this thread's handle; with none, warns once
-/// per process.
-#[inline]
-pub fn default_recorder(operation: &'static str) -> Option<Arc<Recorder>> {
-    let recorder = crate::default_recorder::current_handle();
-    if recorder.is_none() {
-        warn_once(|| {
-            format!(
-                "history: `{operation}` and other tracked calls run unrecorded: no recorder is \
-                 set up (call history::init, history::set_default, or pass recorder = ...)"
-            )
-        });
-    }
-    recorder
-}
-
-fn warn_once(message: impl FnOnce() -> String) {
-    if WARNED.load(Ordering::Relaxed) || WARNED.swap(true, Ordering::Relaxed) {
-        return;
-    }
-    let message = message();
-    if tracing::dispatcher::has_been_set() {
-        tracing::warn!("{message}");
-    } else {
-        eprintln!("{message}");
-    }
-}
-
-/// The operation name: `module::Type::function` for methods, else `module::function`.
-pub fn operation(module: &str, self_type: Option<&str>, function: &str) -> String {
-    let mut op = String::with_capacity(module.len() + function.len() + 24);
-    op.push_str(module);
-    if let Some(ty) = self_type {
-        // `a::b::Type<c::D>` → `Type`
-        let base = ty.split('<').next().unwrap_or(ty);
-        let name = base.rsplit("::").next().unwrap_or(base);
-        if !name.is_empty() {
-            op.push_str("::");
-            op.push_str(name);
-        }
-    }
-    op.push_str("::");
-    op.push_str(function);
-    op
-}
-
-/// `event_type = <expr>` must be an [`EventType`]; a wrong type is a compile error here.
-#[inline]
-pub fn event_type(event_type: EventType) -> EventType {
-    event_type
-}
-
-/// A custom event type the macro has already validated.
-#[inline]
-pub fn custom_type(name: &str) -> EventType {
-    EventType::custom(name).unwrap_or_else(|_| EventType::Custom(name.to_owned()))
-}
-
-/// Applies an `ok_if` / `error_if` condition to the returned value.
-#[inline]
-pub fn check<R: ?Sized>(value: &R, condition: impl FnOnce(&R) -> bool) -> bool {
-    condition(value)
-}
-
-/// A new in-progress event that starts now, with the captured parameters (ids and context
-/// are filled in by the expansion and [`Call::start`]).
-#[inline]
-pub fn new_event(
-    event_type: EventType,
-    operation: impl Into<Cow<'static, str>>,
-    parameters: Json,
-) -> Event {
-    Event::starting_at(
-        crate::event::now_micros(),
-        event_type,
-        operation.into(),
-        parameters,
-    )
-}
 
 /// The guard of one tracked call: records the in-progress event when created and the final
 /// event (same id) when told the outcome; records `cancelled` if dropped before that (a
@@ -130,7 +28,7 @@ pub fn new_event(
 pub struct Call {
     // Boxed: the event is ~450 bytes, and the call (and every async fn future holding it)
     // would otherwise carry and move all of it.
-    active: Option<Box<Active>>,
+    pub(super) active: Option<Box<Active>>,
 }
 
 /// The recorder a call records to: given (`recorder = ...`) or this thread's handle to the
@@ -169,16 +67,16 @@ impl std::ops::Deref for CallRecorder {
 }
 
 #[derive(Debug)]
-struct Active {
+pub(super) struct Active {
     recorder: CallRecorder,
     event: Event,
     /// Where the call's last record waits in the recorder's queue, if it still may.
     slot: Option<Slot>,
-    span: Span,
+    pub(super) span: Span,
     options: Options,
     started_body: bool,
     /// The body returned: what remains is recording its outcome.
-    body_returned: bool,
+    pub(super) body_returned: bool,
     /// Scrubs the values of the redacted arguments from the rest of the event; only when a
     /// call redacted something.
     secrets: Option<Box<Redactor>>,
@@ -265,14 +163,7 @@ impl Call {
         }
     }
 
-    /// Wraps the body of an async function: every poll runs inside the call; a panic is
-    /// recorded and resumed.
-    #[inline]
-    pub fn run_async<F: Future>(&mut self, body: F) -> Instrumented<'_, F> {
-        Instrumented { call: self, body }
-    }
-
-    fn panicked(&mut self, payload: &(dyn std::any::Any + Send)) {
+    pub(super) fn panicked(&mut self, payload: &(dyn std::any::Any + Send)) {
         if let Some(active) = self.active.take() {
             active.finish(EventStatus::Failed, None, Some(panic_error(payload)));
         }
@@ -400,7 +291,7 @@ impl Starting {
 impl Active {
     /// For Terraform calls: the command is about to run.
     #[inline]
-    fn body_starts(&mut self) {
+    pub(super) fn body_starts(&mut self) {
         if self.started_body {
             return;
         }
@@ -579,61 +470,5 @@ fn report(error: &crate::Error, sync: Option<(EventId, &str)>) {
         if !REPORTED.swap(true, Ordering::Relaxed) {
             tracing::warn!("history: a tracked call's event was not recorded: {error}");
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The body of a tracked async function, polled inside its [`Call`].
-    #[derive(Debug)]
-    #[must_use = "futures do nothing unless polled"]
-    pub struct Instrumented<'a, F> {
-        call: &'a mut Call,
-        #[pin]
-        body: F,
-    }
-}
-
-impl<F: Future> Future for Instrumented<'_, F> {
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let Some(active) = this.call.active.as_mut() else {
-            return this.body.poll(cx);
-        };
-        active.body_starts();
-        let previous = context::enter_span(Some(active.span));
-        let body = this.body;
-        let outcome = catch_unwind(AssertUnwindSafe(|| body.poll(cx)));
-        context::restore_span(previous);
-        match outcome {
-            Ok(poll) => {
-                if poll.is_ready() {
-                    if let Some(active) = this.call.active.as_mut() {
-                        active.body_returned = true;
-                    }
-                }
-                poll
-            }
-            Err(payload) => {
-                this.call.panicked(&*payload);
-                resume_unwind(payload)
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn operation_names() {
-        assert_eq!(operation("a::b", None, "f"), "a::b::f");
-        assert_eq!(
-            operation("a::b", Some("a::b::Svc<x::Y>"), "create"),
-            "a::b::Svc::create"
-        );
     }
 }

@@ -16,21 +16,21 @@
 
 mod call;
 mod capture;
+mod instrumented;
 mod outcome;
 mod recorder_arg;
 mod remember;
 mod scrub;
 mod sink;
+mod site;
 pub mod terraform;
 
-pub use call::{
-    check, custom_type, default_recorder, event_type, explicit_recorder, new_event, operation,
-    AsRecorder, Call, CallRecorder, Instrumented, Options, Starting,
-};
+pub use call::{AsRecorder, Call, CallRecorder, Starting};
 pub use capture::{
     write_str, Capture, Subject, SubjectViaDisplay, SubjectViaKnown, Text, TextViaDebug,
     TextViaDisplay, TextViaOption, ToSubject, ViaDebug, ViaSerialize, ViaTypeName,
 };
+pub use instrumented::Instrumented;
 pub use outcome::{
     panic_error, rejected_value, ErrorProbe, ErrorViaAsRef, ErrorViaAsRefSendSync, ErrorViaDebug,
     ErrorViaDisplay, ErrorViaStd, ErrorViaTypeName, NotAnError, Probe, Split, SplitPlain,
@@ -40,6 +40,9 @@ pub use remember::{
     Redacted, RememberNothing, RememberViaDebug, RememberViaDisplay, RememberViaSerialize,
 };
 pub use sink::{Parameters, Params, Sink, REDACTED};
+pub use site::{
+    check, custom_type, default_recorder, event_type, explicit_recorder, operation, Options,
+};
 
 /// The traits the autoref dispatch needs in scope; the expansion imports `prelude::*` in
 /// the blocks it generates (never around the user's body).

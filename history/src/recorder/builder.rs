@@ -7,8 +7,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::queue::{Overflow, Shared};
+use super::retry::Retry;
 use super::spill::Spill;
-use super::writer::{GroupCommit, Retry, Writer};
+use super::writer::{GroupCommit, Writer};
 use super::{Inner, Recorder};
 use crate::event::EventType;
 use crate::redact::{Capturing, RedactionPolicy};

@@ -7,7 +7,9 @@
 //! silently: what cannot be kept is counted and reported by [`Recorder::flush`].
 
 mod builder;
+mod merge;
 mod queue;
+mod retry;
 mod spill;
 mod writer;
 

@@ -7,34 +7,16 @@
 //! Batches staged in a group whose commit fails (disk full, I/O error) are kept in memory
 //! until then, and take the same path: retried, then spilled.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::merge::{merge_same_ids, IdMap};
 use super::queue::Shared;
+use super::retry::Retry;
 use super::spill::{ReplayStop, Replayed, Spill};
-use crate::event::{Event, EventId};
+use crate::event::Event;
 use crate::store::{HistoryStore, StoreError};
-
-/// How transient store errors are retried.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Retry {
-    pub max_retries: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl Retry {
-    /// The wait before retry number `attempt` (1-based): doubling from the initial wait.
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.initial_backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(self.max_backoff)
-    }
-}
 
 /// How many events, for how long, the writer may stage before it commits.
 #[derive(Clone, Copy, Debug)]
@@ -510,87 +492,5 @@ impl Writer {
     /// record and its final record in one batch cost one row write.
     fn merge_same_ids(&mut self, batch: &mut Vec<Event>) {
         merge_same_ids(batch, &mut self.last_of);
-    }
-}
-
-/// Event ids are UUID v7: 74 of their bits are random (or a counter), so folding the two
-/// halves is a good hash, and far cheaper than SipHash on the writer's hot loop.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(29) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type IdMap = HashMap<EventId, usize, BuildHasherDefault<IdHasher>>;
-
-fn merge_same_ids(batch: &mut Vec<Event>, last_of: &mut IdMap) {
-    if batch.len() < 2 {
-        return;
-    }
-    last_of.clear();
-    last_of.reserve(batch.len());
-    for (i, e) in batch.iter().enumerate() {
-        match last_of.entry(e.id) {
-            Entry::Occupied(mut kept) => {
-                // The same rule as the stores': an older record never replaces a newer one.
-                if e.replaces(&batch[*kept.get()]) {
-                    kept.insert(i);
-                }
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(i);
-            }
-        }
-    }
-    if last_of.len() == batch.len() {
-        return;
-    }
-    let mut i = 0;
-    batch.retain(|e| {
-        let keep = last_of.get(&e.id) == Some(&i);
-        i += 1;
-        keep
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{EventStatus, EventType};
-
-    #[test]
-    fn merging_keeps_the_last_record_of_each_id() {
-        let a = Event::new(EventType::VmStart, "a");
-        let b = Event::new(EventType::VmStop, "b");
-        let mut a2 = a.clone();
-        a2.finish(EventStatus::Success);
-        let mut batch = vec![a.clone(), b.clone(), a2.clone()];
-        merge_same_ids(&mut batch, &mut IdMap::default());
-        assert_eq!(batch, vec![b, a2]);
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_limit() {
-        let r = Retry {
-            max_retries: 8,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-        };
-        let waits: Vec<_> = (1..=5).map(|a| r.backoff(a).as_millis()).collect();
-        assert_eq!(waits, vec![10, 20, 40, 50, 50]);
     }
 }
