@@ -15,15 +15,15 @@ use crate::SqliteError;
 /// The columns of `events`, in the order [`read_event`] expects and [`UPSERT`] binds.
 pub(crate) const COLUMNS: &str = "id, started_at, event_type, status, finished_at, duration_us, \
     operation, user_id, vm_id, credential_id, organization_id, parent_id, trace_id, \
-    correlation_id, labels, parameters, result, error, terraform_status, execution";
+    correlation_id, labels, parameters, result, error, terraform_status, execution, host, service";
 
 macro_rules! insert_head {
     () => {
         "INSERT INTO events (id, started_at, event_type, status, \
     finished_at, duration_us, operation, user_id, vm_id, credential_id, organization_id, \
     parent_id, trace_id, correlation_id, labels, parameters, result, error, terraform_status, \
-    execution, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-    ?16, ?17, ?18, ?19, ?20, ?21)"
+    execution, host, service, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+    ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
     };
 }
 
@@ -43,7 +43,7 @@ pub(crate) const UPSERT: &str = concat!(
     correlation_id = excluded.correlation_id, labels = excluded.labels, \
     parameters = excluded.parameters, result = excluded.result, error = excluded.error, \
     terraform_status = excluded.terraform_status, execution = excluded.execution, \
-    owner = excluded.owner \
+    host = excluded.host, service = excluded.service, owner = excluded.owner \
     WHERE (CASE excluded.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
         WHEN 'interrupted' THEN 2 ELSE 3 END) \
       > (CASE events.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
@@ -124,6 +124,8 @@ pub(crate) fn write(
         error,
         e.terraform_status.map(|s| s.as_str()),
         e.execution.as_ref().map(Json::as_str),
+        e.host,
+        e.service,
         (!e.status.is_terminal()).then_some(&owner[..]),
     ])?;
     Ok(n)
@@ -215,6 +217,8 @@ pub(crate) fn read_event(row: &Row<'_>) -> Result<Event, SqliteError> {
         credential_id: subject_at(row, 9, "credential_id")?,
         organization_id: subject_at(row, 10, "organization_id")?,
         labels,
+        host: row.get(20)?,
+        service: row.get(21)?,
         parameters: json_at(row, 15, "parameters")?.ok_or_else(|| corrupt("parameters", "null"))?,
         result: json_at(row, 16, "result")?,
         error,

@@ -85,9 +85,15 @@ pub(crate) fn filter(q: &Filter) -> Where {
         let p = f.bind(Value::Text(c.clone()));
         f.and(&format!("correlation_id = {p}"));
     }
-    if let Some(op) = &q.operation {
-        let p = f.bind(Value::Text(op.clone()));
-        f.and(&format!("operation = {p}"));
+    for (column, value) in [
+        ("operation", &q.operation),
+        ("host", &q.host),
+        ("service", &q.service),
+    ] {
+        if let Some(v) = value {
+            let p = f.bind(Value::Text(v.clone()));
+            f.and(&format!("{column} = {p}"));
+        }
     }
     for (k, v) in &q.labels {
         let pk = f.bind(Value::Text(k.clone()));

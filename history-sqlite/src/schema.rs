@@ -122,6 +122,14 @@ const MIGRATIONS: &[Migration] = &[
     ),
     // 7: no `pending` status any more: such rows become `in_progress`, rollups included.
     Migration::Code(crate::rollup::retire_pending),
+    // 8: where each event ran. No index: one SQLite file usually serves one host, so a
+    // filter on them narrows little and would cost every write.
+    Migration::Sql(
+        r#"
+    ALTER TABLE events ADD COLUMN host TEXT;
+    ALTER TABLE events ADD COLUMN service TEXT;
+    "#,
+    ),
 ];
 
 /// Creates the file (mode 0600) when missing, checks what it holds without writing to it,

@@ -141,6 +141,14 @@ pub fn sample_events(n: usize, seed: u64) -> Vec<Event> {
         if e.event_type.is_terraform() && rng.chance(50) {
             e.execution = Some(Json::from(serde_json::json!({"exit_code": 0})));
         }
+        // Where it ran: from the index, so the random sequence (and every other field) is
+        // the same as without them. Most events carry both, some one, a few neither.
+        if i % 7 != 0 {
+            e.host = Some(format!("host-{}", i % 3));
+        }
+        if i % 5 != 0 {
+            e.service = Some(["api", "worker"][i % 2].to_string());
+        }
         out.push(e);
     }
     out

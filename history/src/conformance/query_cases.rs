@@ -104,6 +104,13 @@ fn filter_queries(data: &[Event]) -> Vec<(&'static str, Query)> {
             "operation prefix is not a match",
             Query::new().operation("svc"),
         ),
+        ("host", Query::new().host("host-1")),
+        ("service", Query::new().service("worker")),
+        (
+            "host and service",
+            Query::new().host("host-2").service("api"),
+        ),
+        ("unknown host", Query::new().host("elsewhere")),
         ("label", Query::new().label("region", "eu")),
         (
             "two labels",

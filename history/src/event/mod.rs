@@ -75,6 +75,15 @@ pub struct Event {
     /// Free-form key/value labels (`region = "us-east-1"`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The machine it ran on (a host name). A [`Recorder`](crate::Recorder) sets it on every
+    /// event that has none: the machine's host name unless configured otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The program or service that ran it (`billing-api`, `worker`). A
+    /// [`Recorder`](crate::Recorder) sets it on every event that has none: the program's name
+    /// unless configured otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// The inputs, as a JSON object (secrets skipped or redacted).
     #[serde(default)]
     pub parameters: Json,
@@ -162,6 +171,8 @@ impl Event {
             credential_id: None,
             organization_id: None,
             labels: BTreeMap::new(),
+            host: None,
+            service: None,
             parameters,
             result: None,
             error: None,
@@ -208,8 +219,14 @@ impl Event {
                 limits::check_id(field, text)?;
             }
         }
-        if let Some(c) = &self.correlation_id {
-            limits::check_id("correlation_id", c)?;
+        for (field, value) in [
+            ("correlation_id", &self.correlation_id),
+            ("host", &self.host),
+            ("service", &self.service),
+        ] {
+            if let Some(v) = value {
+                limits::check_id(field, v)?;
+            }
         }
         if self.labels.len() > limits::MAX_LABELS {
             return Err(Error::invalid(
@@ -265,9 +282,11 @@ impl Event {
                 }
             }
         }
-        if let Some(c) = &self.correlation_id {
-            if c.is_empty() || c.chars().count() > limits::MAX_ID_CHARS {
-                self.correlation_id = None;
+        for text in [&mut self.correlation_id, &mut self.host, &mut self.service] {
+            if let Some(c) = text {
+                if c.is_empty() || c.chars().count() > limits::MAX_ID_CHARS {
+                    *text = None;
+                }
             }
         }
         while self.labels.len() > limits::MAX_LABELS {
@@ -353,6 +372,16 @@ impl EventBuilder {
     /// Adds a label.
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.event.labels.insert(key.into(), value.into());
+        self
+    }
+    /// Sets the host it ran on (default: the recorder's, see [`Event::host`]).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.event.host = Some(host.into());
+        self
+    }
+    /// Sets the service that ran it (default: the recorder's, see [`Event::service`]).
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.event.service = Some(service.into());
         self
     }
     /// Sets the parameters from any `Serialize` value (it should serialize to an object).

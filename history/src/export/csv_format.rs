@@ -30,6 +30,8 @@ pub const CSV_COLUMNS: &[&str] = &[
     "error_message",
     "error",
     "execution",
+    "host",
+    "service",
 ];
 
 fn csv_record(e: &Event) -> Result<Vec<String>, Error> {
@@ -66,6 +68,8 @@ fn csv_record(e: &Event) -> Result<Vec<String>, Error> {
             None => String::new(),
         },
         opt(e.execution.as_ref().map(ToString::to_string)),
+        opt(e.host.clone()),
+        opt(e.service.clone()),
     ])
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::origin::Origin;
 use super::queue::{Overflow, Shared};
 use super::retry::Retry;
 use super::spill::Spill;
@@ -45,6 +46,7 @@ pub struct RecorderBuilder {
     drop_timeout: Duration,
     thread_name: String,
     capturing: Capturing,
+    origin: Origin,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +79,7 @@ impl Default for RecorderBuilder {
             drop_timeout: Duration::from_secs(30),
             thread_name: "history-writer".into(),
             capturing: Capturing::default(),
+            origin: Origin::detect(),
         }
     }
 }
@@ -195,6 +198,19 @@ impl RecorderBuilder {
         self.capturing.max_error_bytes = bytes;
         self
     }
+    /// The host set on every event that has none ([`Event::host`](crate::Event::host)).
+    /// Default: this machine's host name. Set it where the host name says little (a
+    /// container's random name): a pod or node name, say.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.origin.host = Some(host.into());
+        self
+    }
+    /// The service set on every event that has none
+    /// ([`Event::service`](crate::Event::service)). Default: this program's file name.
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.origin.service = Some(service.into());
+        self
+    }
 
     /// Starts the writer thread over `store`.
     pub fn build<S: HistoryStore>(self, store: S) -> Result<Recorder, Error> {
@@ -233,6 +249,7 @@ impl RecorderBuilder {
             self.group,
             self.retry,
             spill,
+            self.origin,
         );
         let thread = std::thread::Builder::new()
             .name(self.thread_name)
@@ -285,6 +302,14 @@ impl RecorderBuilder {
                     self.capturing.max_error_bytes
                 ),
             ));
+        }
+        for (field, value) in [
+            ("host", &self.origin.host),
+            ("service", &self.origin.service),
+        ] {
+            if let Some(v) = value {
+                crate::event::limits::check_id(field, v)?;
+            }
         }
         if self.flush_interval.is_zero() {
             return Err(Error::invalid("flush_interval", "must be longer than zero"));

@@ -8,6 +8,7 @@
 
 mod builder;
 mod merge;
+mod origin;
 mod queue;
 mod retry;
 mod spill;

@@ -323,6 +323,8 @@ pub(super) fn approximate_size(e: &Event) -> usize {
     size += e.result.as_ref().map_or(0, |j| j.len());
     size += e.execution.as_ref().map_or(0, |j| j.len());
     size += e.correlation_id.as_ref().map_or(0, String::len);
+    size += e.host.as_ref().map_or(0, String::len);
+    size += e.service.as_ref().map_or(0, String::len);
     for (k, v) in &e.labels {
         // A B-tree entry: the two strings' heads and their bytes.
         size += 2 * std::mem::size_of::<String>() + k.len() + v.len();

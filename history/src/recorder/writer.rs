@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::merge::{merge_same_ids, IdMap};
+use super::origin::Origin;
 use super::queue::Shared;
 use super::retry::Retry;
 use super::spill::{ReplayStop, Replayed, Spill};
@@ -53,6 +54,8 @@ pub(super) struct Writer {
     last_of: IdMap,
     /// Emptied batch buffers, reused for the next batches taken off the queue.
     spare: Vec<Vec<Event>>,
+    /// The host and service set on events that have none.
+    origin: Origin,
 }
 
 /// How many emptied batch buffers the writer keeps for reuse.
@@ -85,6 +88,7 @@ impl Writer {
         group_commit: GroupCommit,
         retry: Retry,
         spill: Option<Spill>,
+        origin: Origin,
     ) -> Writer {
         let spill_pending = spill.as_ref().is_some_and(Spill::is_pending);
         Writer {
@@ -100,6 +104,7 @@ impl Writer {
             probe_backoff: retry.initial_backoff,
             last_of: IdMap::default(),
             spare: Vec::new(),
+            origin,
         }
     }
 
@@ -117,6 +122,7 @@ impl Writer {
                 }
                 Work::Batch(mut batch, upto, urgent) => {
                     self.merge_same_ids(&mut batch);
+                    self.origin.stamp(&mut batch);
                     if let Some(done) = self.deliver(batch, upto, urgent) {
                         self.recycle(done);
                         self.mark_durable(upto);

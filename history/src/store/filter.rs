@@ -50,6 +50,10 @@ pub struct Filter {
     pub correlation_id: Option<String>,
     /// This operation (exact name).
     pub operation: Option<String>,
+    /// Ran on this host (exact name).
+    pub host: Option<String>,
+    /// Ran in this service (exact name).
+    pub service: Option<String>,
     /// Every one of these labels, with these values.
     pub labels: BTreeMap<String, String>,
     /// Started at or after this time.
@@ -93,6 +97,10 @@ macro_rules! with_filter_setters {
         fn correlation_id(&mut f, id: impl Into<String>) { f.correlation_id = Some(id.into()); }
         /// Only this operation.
         fn operation(&mut f, op: impl Into<String>) { f.operation = Some(op.into()); }
+        /// Only events that ran on this host.
+        fn host(&mut f, host: impl Into<String>) { f.host = Some(host.into()); }
+        /// Only events of this service.
+        fn service(&mut f, service: impl Into<String>) { f.service = Some(service.into()); }
         /// Only events carrying this label with this value.
         fn label(&mut f, key: impl Into<String>, value: impl Into<String>) {
             f.labels.insert(key.into(), value.into());
@@ -173,6 +181,8 @@ impl Filter {
                 .operation
                 .as_ref()
                 .is_none_or(|o| *o == event.operation)
+            && opt_eq(&self.host, &event.host)
+            && opt_eq(&self.service, &event.service)
             && self
                 .labels
                 .iter()
