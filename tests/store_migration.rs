@@ -91,11 +91,24 @@ fn a_released_database_is_upgraded_in_place_keeping_every_event(version: u32) {
         got.sort();
         assert_eq!(got, want, "v{version}: {q:?}");
     }
+    // Every stored event is in the change feed once; what is written next follows it.
+    let (changes, last) = history::conformance::follow(&store, history::ChangeToken::START, 7);
+    let mut fed: Vec<_> = changes.iter().map(|c| c.event.id).collect();
+    let mut stored: Vec<_> = events.iter().map(|e| e.id).collect();
+    fed.sort();
+    stored.sort();
+    assert_eq!(
+        fed, stored,
+        "v{version}: the feed holds every upgraded event once"
+    );
     // The upgraded file works as a current one.
     let mut more = events[1].clone();
     more.id = history::EventId::new();
     store.write_batch(&[more.clone()]).unwrap();
-    assert_eq!(store.get(more.id).unwrap(), Some(more));
+    assert_eq!(store.get(more.id).unwrap(), Some(more.clone()));
+    let (changes, _) = history::conformance::follow(&store, last, 7);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].event, more);
     drop(store);
     // Opening again is a no-op.
     let store = SqliteStore::open(&path).unwrap();

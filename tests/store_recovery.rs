@@ -58,8 +58,23 @@ fn a_dead_processs_events_are_interrupted_a_live_ones_are_not() {
 
     run_dying_child(&path);
     assert_eq!(statuses(&live, "child::a"), [EventStatus::InProgress]);
+    let before = live.latest_change().unwrap();
 
     assert_eq!(live.recover_interrupted().unwrap(), 2);
+    // Marking them is a change of each: a follower of the feed sees them interrupted.
+    let (changes, _) = history::conformance::follow(&live, before, 10);
+    let mut ops: Vec<(&str, EventStatus)> = changes
+        .iter()
+        .map(|c| (&*c.event.operation, c.event.status))
+        .collect();
+    ops.sort();
+    assert_eq!(
+        ops,
+        [
+            ("child::a", EventStatus::Interrupted),
+            ("child::b", EventStatus::Interrupted)
+        ]
+    );
     assert_eq!(statuses(&live, "child::a"), [EventStatus::Interrupted]);
     assert_eq!(statuses(&live, "child::b"), [EventStatus::Interrupted]);
     assert_eq!(statuses(&live, "child::done"), [EventStatus::Success]);

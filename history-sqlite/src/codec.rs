@@ -17,13 +17,16 @@ pub(crate) const COLUMNS: &str = "id, started_at, event_type, status, finished_a
     operation, user_id, vm_id, credential_id, organization_id, parent_id, trace_id, \
     correlation_id, labels, parameters, result, error, terraform_status, execution, host, service";
 
+/// How many columns [`COLUMNS`] names.
+pub(crate) const COLUMN_COUNT: usize = 22;
+
 macro_rules! insert_head {
     () => {
         "INSERT INTO events (id, started_at, event_type, status, \
     finished_at, duration_us, operation, user_id, vm_id, credential_id, organization_id, \
     parent_id, trace_id, correlation_id, labels, parameters, result, error, terraform_status, \
-    execution, host, service, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-    ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+    execution, host, service, owner, change_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+    ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
     };
 }
 
@@ -43,7 +46,8 @@ pub(crate) const UPSERT: &str = concat!(
     correlation_id = excluded.correlation_id, labels = excluded.labels, \
     parameters = excluded.parameters, result = excluded.result, error = excluded.error, \
     terraform_status = excluded.terraform_status, execution = excluded.execution, \
-    host = excluded.host, service = excluded.service, owner = excluded.owner \
+    host = excluded.host, service = excluded.service, owner = excluded.owner, \
+    change_seq = excluded.change_seq \
     WHERE (CASE excluded.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
         WHEN 'interrupted' THEN 2 ELSE 3 END) \
       > (CASE events.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
@@ -83,11 +87,13 @@ pub(crate) fn subject_value(id: &SubjectId) -> Value {
 }
 
 /// Binds `event` to the parameters of [`INSERT_NEW`] or [`UPSERT`] and runs it; returns how
-/// many rows changed. An unfinished event records `owner`, the store instance writing it.
+/// many rows changed. An unfinished event records `owner`, the store instance writing it;
+/// a changed row takes `change_seq`, its number in the change feed.
 pub(crate) fn write(
     stmt: &mut rusqlite::CachedStatement<'_>,
     e: &Event,
     owner: &[u8; 16],
+    change_seq: i64,
 ) -> Result<usize, SqliteError> {
     let labels = if e.labels.is_empty() {
         None
@@ -127,6 +133,7 @@ pub(crate) fn write(
         e.host,
         e.service,
         (!e.status.is_terminal()).then_some(&owner[..]),
+        change_seq,
     ])?;
     Ok(n)
 }

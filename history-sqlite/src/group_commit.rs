@@ -16,6 +16,7 @@
 use history::{Event, StoreError};
 use rusqlite::Connection;
 
+use crate::change_seq;
 use crate::codec;
 use crate::rollup::Deltas;
 use crate::SqliteError;
@@ -194,8 +195,12 @@ fn write_rows_gathering(
         let mut old = conn.prepare_cached(
             "SELECT started_at, event_type, status, duration_us FROM events WHERE id = ?1",
         )?;
+        // Writers take turns on the database (this runs inside a write transaction), so the
+        // numbers follow commit order, also across processes.
+        let mut last = change_seq::last_seq(conn)?;
         for e in batch {
-            if codec::write(&mut insert, e, owner)? == 0 {
+            let seq = last + 1;
+            if codec::write(&mut insert, e, owner, seq)? == 0 {
                 // A rewrite (usually the final record of an in-progress event): the old
                 // record leaves the rollups once the new one is written.
                 let (started, ty, st, duration) = old.query_row([&e.id.as_bytes()[..]], |r| {
@@ -206,12 +211,13 @@ fn write_rows_gathering(
                         r.get::<_, Option<i64>>(3)?,
                     ))
                 })?;
-                if codec::write(&mut upsert, e, owner)? == 0 {
+                if codec::write(&mut upsert, e, owner, seq)? == 0 {
                     // The stored record is further along (a resent or replayed older one).
                     continue;
                 }
                 deltas.remove(started, &ty, &st, duration);
             }
+            last = seq;
             deltas.add(
                 codec::micros(e.started_at),
                 e.event_type.as_str(),

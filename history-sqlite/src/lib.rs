@@ -15,10 +15,12 @@
 #![warn(missing_docs)]
 
 mod background;
+mod change_seq;
 mod checkpoint;
 mod codec;
 mod connections;
 mod error;
+mod feed;
 mod group_commit;
 mod health;
 mod options;

@@ -52,15 +52,20 @@ impl SqliteStore {
                 [],
                 Change::Restatus("interrupted"),
             )?;
+            // Each marked row is a change: it takes the next number of the feed.
+            let last = crate::change_seq::last_seq(&tx)?;
             let changed = tx.execute(
                 &format!(
                     "UPDATE events SET status = 'interrupted', owner = NULL, \
                      error = coalesce(error, json_object('message', \
                        'the process recording this event ended before the event finished', \
-                       'kind', 'interrupted')) \
-                     WHERE {ORPHANED}"
+                       'kind', 'interrupted')), \
+                     change_seq = ?1 + orphan.n \
+                     FROM (SELECT rowid AS r, row_number() OVER (ORDER BY rowid) AS n \
+                           FROM events WHERE {ORPHANED}) AS orphan \
+                     WHERE events.rowid = orphan.r"
                 ),
-                [],
+                [last],
             )?;
             debug_assert_eq!(changed as u64, n);
             deltas.apply(&tx)?;

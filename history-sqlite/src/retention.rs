@@ -104,6 +104,7 @@ fn purge(store: &SqliteStore, policy: &Retention) -> Result<PurgeReport, SqliteE
         values.push(rusqlite::types::Value::Text(list));
         deleted += store.connections().write_step(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            crate::change_seq::remember_before_delete(&tx)?;
             let mut deltas = Deltas::default();
             let n = deltas.gather(
                 &mut *tx.prepare_cached(&sql)?,

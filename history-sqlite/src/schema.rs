@@ -130,6 +130,22 @@ const MIGRATIONS: &[Migration] = &[
     ALTER TABLE events ADD COLUMN service TEXT;
     "#,
     ),
+    // 9: the change feed. Each row carries the number of the change that last wrote it
+    // (`change_seq.rs`); stored rows are numbered in the order they were inserted. The index is
+    // appended to at its end (numbers only grow). `feed.deleted_through` keeps the largest
+    // number retention deleted, so no number is given out twice.
+    Migration::Sql(
+        r#"
+    ALTER TABLE events ADD COLUMN change_seq INTEGER;
+    UPDATE events SET change_seq = rowid;
+    CREATE UNIQUE INDEX events_by_change ON events (change_seq);
+    CREATE TABLE feed (
+        id              INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+        deleted_through INTEGER NOT NULL
+    );
+    INSERT INTO feed (id, deleted_through) VALUES (1, 0);
+    "#,
+    ),
 ];
 
 /// Creates the file (mode 0600) when missing, checks what it holds without writing to it,

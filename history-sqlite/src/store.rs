@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use history::retention::{PurgeReport, Retention};
 use history::stats::{Stats, StatsQuery};
-use history::{Event, EventId, Filter, HistoryStore, Page, Query, StoreError};
+use history::{
+    ChangePage, ChangeToken, Event, EventId, Filter, HistoryStore, Page, Query, StoreError,
+};
 use rusqlite::params_from_iter;
 
 use crate::background::Background;
@@ -289,5 +291,13 @@ impl HistoryStore for SqliteStore {
     fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
         policy.validate()?;
         self.purge_events(policy).map_err(StoreError::from)
+    }
+
+    fn changes_after(&self, after: ChangeToken, limit: usize) -> Result<ChangePage, StoreError> {
+        self.read_changes(after, limit)
+    }
+
+    fn latest_change(&self) -> Result<ChangeToken, StoreError> {
+        Ok(self.read_latest_change()?)
     }
 }

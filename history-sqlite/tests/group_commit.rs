@@ -2,7 +2,8 @@
 //! failing row keeps the group (and leaves `write_batch` atomic); anyone else who needs the
 //! write connection commits the group first; rollups stay right.
 
-use history::{Event, EventType, HistoryStore, Query};
+use history::conformance::follow;
+use history::{ChangeToken, Event, EventType, HistoryStore, Query};
 use history_sqlite::SqliteStore;
 
 fn events(n: usize, operation: &'static str) -> Vec<Event> {
@@ -177,4 +178,44 @@ fn rewriting_staged_in_progress_events_keeps_rollups_right() {
     store.commit_staged().unwrap();
     assert_eq!(all(&store), 50);
     assert_rollups_match_the_events(&store);
+}
+
+#[test]
+fn staged_batches_reach_the_change_feed_at_commit_in_staging_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let follower = SqliteStore::open(&path).unwrap();
+    let a = events(40, "a");
+    let b = events(30, "b");
+    store.stage_batch(&a).unwrap();
+    store.stage_batch(&b).unwrap();
+    let (nothing, token) = follow(&follower, ChangeToken::START, 10);
+    assert!(nothing.is_empty(), "nothing before the commit");
+    store.commit_staged().unwrap();
+    let (changes, _) = follow(&follower, token, 9);
+    let ids: Vec<_> = changes.iter().map(|c| c.event.id).collect();
+    let want: Vec<_> = a.iter().chain(&b).map(|e| e.id).collect();
+    assert_eq!(ids, want);
+}
+
+#[test]
+fn a_failed_row_in_a_group_leaves_the_feed_without_gaps_or_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_a_poison_row(&dir);
+    let first = events(30, "first");
+    store.stage_batch(&first).unwrap();
+    let mut second = events(20, "second");
+    second.insert(10, events(1, "boom").remove(0));
+    assert!(store.stage_batch(&second).is_err());
+    store.commit_staged().unwrap();
+    second.remove(10);
+    store.write_batch(&second).unwrap();
+    let (changes, last) = follow(&store, ChangeToken::START, 7);
+    let mut ids: Vec<_> = changes.iter().map(|c| c.event.id).collect();
+    let mut want: Vec<_> = first.iter().chain(&second).map(|e| e.id).collect();
+    ids.sort();
+    want.sort();
+    assert_eq!(ids, want, "each event once");
+    assert_eq!(store.latest_change().unwrap(), last);
 }

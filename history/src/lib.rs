@@ -7,6 +7,8 @@
 //! - [`event`]: the data model — [`Event`], [`EventType`], [`EventStatus`], [`ErrorInfo`].
 //! - [`store`]: where events are kept — the [`HistoryStore`] trait, [`Filter`] (which
 //!   events), [`Query`] and [`Page`] (one page of them), and the reference [`MemoryStore`]. The embedded default is `history_sqlite::SqliteStore`.
+//! - [`feed`]: the change feed — what a store committed, in commit order
+//!   ([`ChangeToken`], [`Change`], [`ChangePage`]), for followers in any process.
 //! - [`context`]: nesting of tracked calls and the ids a [`scope`] supplies;
 //!   [`current_call`]: fields of the running call's event that are known only later.
 //! - [`stats`], [`retention`], [`export`], [`diff`]: statistics, purging old events, streaming
@@ -38,6 +40,7 @@
 pub mod context;
 pub mod current_call;
 pub mod event;
+pub mod feed;
 pub mod recorder;
 pub mod redact;
 pub mod store;
@@ -65,6 +68,7 @@ pub use event::{
     now, ErrorInfo, Event, EventBuilder, EventId, EventStatus, EventType, SubjectId,
     TerraformStatus,
 };
+pub use feed::{Change, ChangePage, ChangeToken};
 pub use json::Json;
 pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};
 pub use store::{Cursor, Filter, HistoryStore, MemoryStore, Order, Page, Query, StoreError};

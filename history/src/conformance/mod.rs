@@ -13,6 +13,7 @@
 
 mod capability_cases;
 mod data;
+mod feed_cases;
 mod query_cases;
 mod state_cases;
 
@@ -24,6 +25,10 @@ pub use capability_cases::{
     stats_agree_with_naive_computation,
 };
 pub use data::{base_time, sample_events, Rng};
+pub use feed_cases::{
+    changes_in_commit_order, changes_limit_is_validated, changes_under_concurrent_writers,
+    final_state_wins_in_the_feed, follow, retention_removes_changes,
+};
 pub use query_cases::{
     count_agrees_with_matches, cursor_pages_survive_concurrent_inserts,
     cursor_pages_without_duplicates_or_gaps, every_filter_agrees_with_matches,
@@ -84,6 +89,11 @@ macro_rules! conformance_tests {
             export_round_trip,
             diff_of_stored_events,
             final_state_wins,
+            changes_in_commit_order,
+            final_state_wins_in_the_feed,
+            retention_removes_changes,
+            changes_limit_is_validated,
+            changes_under_concurrent_writers,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

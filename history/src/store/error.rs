@@ -17,6 +17,10 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The store does not do this (e.g. a store that keeps no change feed); the message
+    /// says what.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
     /// Any other backend failure.
     #[error(transparent)]
     Backend(BoxError),

@@ -14,6 +14,7 @@ pub use memory::MemoryStore;
 pub use query::{Cursor, Order, Page, Query, DEFAULT_LIMIT, MAX_LIMIT};
 
 use crate::event::{Event, EventId};
+use crate::feed::{ChangePage, ChangeToken};
 use crate::retention::{PurgeReport, Retention};
 use crate::stats::{GroupKey, Stats, StatsCollector, StatsQuery};
 
@@ -108,6 +109,27 @@ pub trait HistoryStore: Send + Sync + 'static {
         })?;
         Ok(report)
     }
+
+    /// The changes committed after `after`, in commit order, at most `limit` (1 to
+    /// [`MAX_LIMIT`]); see [`feed`](crate::feed). Every insert and every update of an event
+    /// takes the next number of the store's sequence, so a follower passing back
+    /// [`ChangePage::next`] sees each committed event, never the same (event, token) twice,
+    /// and a superseded record only in its newer state. Deleting events (retention) deletes
+    /// their changes.
+    ///
+    /// The default reports [`StoreError::Unsupported`]: a store that keeps no change feed.
+    fn changes_after(&self, after: ChangeToken, limit: usize) -> Result<ChangePage, StoreError> {
+        let _ = (after, limit);
+        Err(StoreError::Unsupported("this store keeps no change feed"))
+    }
+
+    /// The token of the newest committed change ([`ChangeToken::START`] when there is none):
+    /// where to start following "from now".
+    ///
+    /// The default reports [`StoreError::Unsupported`]: a store that keeps no change feed.
+    fn latest_change(&self) -> Result<ChangeToken, StoreError> {
+        Err(StoreError::Unsupported("this store keeps no change feed"))
+    }
 }
 
 /// Events read per page by the default [`HistoryStore::stats`] and [`HistoryStore::purge`].
@@ -163,6 +185,16 @@ macro_rules! forward_store {
             }
             fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
                 (**self).purge(policy)
+            }
+            fn changes_after(
+                &self,
+                after: ChangeToken,
+                limit: usize,
+            ) -> Result<ChangePage, StoreError> {
+                (**self).changes_after(after, limit)
+            }
+            fn latest_change(&self) -> Result<ChangeToken, StoreError> {
+                (**self).latest_change()
             }
         }
     )*};
