@@ -108,6 +108,11 @@ fn reads_leave_the_file_bytes_and_mtime_unchanged_and_writes_are_refused() {
             Some(&page.items[0])
         );
         assert_eq!(store.count(&Filter::new().user_id(1)).unwrap(), 17);
+        let feed = store
+            .changes_after(history::ChangeToken::START, 100)
+            .unwrap();
+        assert_eq!(feed.changes.len(), 50);
+        assert_eq!(store.latest_change().unwrap(), feed.next);
         assert_eq!(
             store.stats(&StatsQuery::default()).unwrap().summary.total,
             50
@@ -145,8 +150,15 @@ fn a_read_only_store_sees_what_a_writer_commits_meanwhile() {
     let writer = SqliteStore::open(&path).unwrap();
     let reader = SqliteStore::open_read_only(&path).unwrap();
     assert_eq!(reader.count(&Filter::new()).unwrap(), 5);
-    writer.write_batch(&events(7)).unwrap();
+    let token = reader.latest_change().unwrap();
+    let new = events(7);
+    writer.write_batch(&new).unwrap();
     assert_eq!(reader.count(&Filter::new()).unwrap(), 12);
+    // A follower with a read-only store (`tail -f` in another process) sees the new changes.
+    let page = reader.changes_after(token, 100).unwrap();
+    let ids: Vec<_> = page.changes.iter().map(|c| c.event.id).collect();
+    let want: Vec<_> = new.iter().map(|e| e.id).collect();
+    assert_eq!(ids, want);
     drop(writer);
     assert_eq!(reader.count(&Filter::new()).unwrap(), 12);
 }
