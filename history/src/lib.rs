@@ -70,7 +70,7 @@ pub use event::{
 };
 pub use feed::{Change, ChangePage, ChangeToken};
 pub use json::Json;
-pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats};
+pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats, Subscription};
 pub use store::{Cursor, Filter, HistoryStore, MemoryStore, Order, Page, Query, StoreError};
 
 #[cfg(feature = "macros")]

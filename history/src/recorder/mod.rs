@@ -12,6 +12,7 @@ mod origin;
 mod queue;
 mod retry;
 mod spill;
+mod subscription;
 mod writer;
 
 use std::fmt;
@@ -24,13 +25,14 @@ use parking_lot::Mutex;
 
 use crate::event::{Event, EventType};
 use crate::redact::Capturing;
-use crate::store::HistoryStore;
+use crate::store::{Filter, HistoryStore};
 use crate::Error;
 
 pub use builder::{Durability, RecorderBuilder};
 pub use queue::Overflow;
 use queue::Shared;
 pub(crate) use queue::Slot;
+pub use subscription::{Subscription, SubscriptionStream, DEFAULT_SUBSCRIBER_BUFFER};
 
 /// Records events into a store, off the caller's thread.
 ///
@@ -268,6 +270,24 @@ impl Recorder {
     /// working on them in the background for as long as the process lives.
     pub fn shutdown_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.inner.shutdown(Some(Instant::now() + timeout))
+    }
+
+    /// Committed records of the events `filter` matches, delivered from the writer thread
+    /// right after each commit (in-progress and final records, in commit order; also
+    /// events replayed from the spill file, when they reach the store), into a buffer of
+    /// [`DEFAULT_SUBSCRIBER_BUFFER`] records. A subscriber that falls behind never slows the
+    /// writer: it loses its oldest buffered records and counts them
+    /// ([`Subscription::lagged`]). Costs the writer nothing while nobody subscribes.
+    ///
+    /// Records recorded before the call are delivered if they commit after it. After
+    /// [`Recorder::flush`] returns, what it waited for has been delivered.
+    pub fn subscribe(&self, filter: Filter) -> Subscription {
+        self.subscribe_with_buffer(filter, DEFAULT_SUBSCRIBER_BUFFER)
+    }
+
+    /// [`Recorder::subscribe`] with a buffer of `capacity` records (at least 1).
+    pub fn subscribe_with_buffer(&self, filter: Filter, capacity: usize) -> Subscription {
+        self.inner.shared.subscribers.subscribe(filter, capacity)
     }
 
     /// The store this recorder writes to (for queries).

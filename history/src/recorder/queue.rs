@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
+use super::subscription::Hub;
 use crate::event::{Event, EventId};
 use crate::Error;
 
@@ -97,6 +98,8 @@ pub(super) struct Shared {
     pub batch_size: usize,
     pub overflow: Overflow,
     pub counters: Counters,
+    /// In-process subscribers of committed records.
+    pub subscribers: Hub,
 }
 
 impl Shared {
@@ -132,6 +135,7 @@ impl Shared {
             batch_size,
             overflow,
             counters: Counters::default(),
+            subscribers: Hub::default(),
         }
     }
 

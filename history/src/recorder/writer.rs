@@ -68,6 +68,7 @@ impl Drop for GoneOnDrop {
         let mut st = self.0.lock();
         st.writer_gone = true;
         drop(st);
+        self.0.subscribers.close();
         self.0.progress.notify_all();
         self.0.room.notify_all();
     }
@@ -293,7 +294,8 @@ impl Writer {
                 counters
                     .batches
                     .fetch_add(group.staged.len() as u64, Ordering::Relaxed);
-                for batch in group.staged {
+                for mut batch in group.staged {
+                    self.shared.subscribers.publish_owned(&mut batch);
                     self.recycle(batch);
                 }
             }
@@ -369,6 +371,7 @@ impl Writer {
                             .written
                             .fetch_add(batch.len() as u64, Ordering::Relaxed);
                         counters.batches.fetch_add(1, Ordering::Relaxed);
+                        self.shared.subscribers.publish_copies(batch);
                         return Ok(());
                     }
                     Err(e) => {
