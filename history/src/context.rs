@@ -257,6 +257,31 @@ impl Snapshot {
         self.span.map(|s| s.id)
     }
 
+    /// This snapshot with the event `id` as the running call, in the trace `trace_id`:
+    /// tracked calls run inside it record `id` as their parent and `trace_id` as their trace,
+    /// and [`current_call`](crate::current_call) setters write to `id` (take what they set
+    /// with [`current_call::apply_pending`](crate::current_call::apply_pending)).
+    ///
+    /// For code that records an event by hand around other code, such as a request's event
+    /// around its handler:
+    ///
+    /// ```
+    /// use history::{context, Event, EventType};
+    ///
+    /// let request = Event::new(EventType::ApiRequest, "GET /vms/{id}");
+    /// let inside = context::snapshot().within_event(request.id, request.id);
+    /// inside.in_scope(|| assert_eq!(context::snapshot().parent_id(), Some(request.id)));
+    /// ```
+    pub fn within_event(mut self, id: EventId, trace_id: EventId) -> Snapshot {
+        self.span = Some(Span { id, trace_id });
+        self
+    }
+
+    /// The trace of the tracked call that was running, if any.
+    pub fn trace_id(&self) -> Option<EventId> {
+        self.span.map(|s| s.trace_id)
+    }
+
     fn enter(&self) -> Entered {
         Entered {
             span: enter_span(self.span),

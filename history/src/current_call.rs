@@ -92,6 +92,31 @@ pub fn set_label(key: impl Into<String>, value: impl Into<String>) -> bool {
     })
 }
 
+/// Applies to `event` what the setters above set while `event` was the running call (see
+/// [`Snapshot::within_event`](crate::context::Snapshot::within_event)), and forgets it.
+/// Returns whether anything was set. For events recorded by hand; tracked calls do this
+/// themselves.
+///
+/// ```
+/// use history::{context, current_call, Event, EventType};
+///
+/// let mut event = Event::new(EventType::ApiRequest, "GET /vms");
+/// context::snapshot()
+///     .within_event(event.id, event.id)
+///     .in_scope(|| current_call::set_user_id(7));
+/// assert!(current_call::apply_pending(&mut event));
+/// assert_eq!(event.user_id, Some(7.into()));
+/// ```
+pub fn apply_pending(event: &mut Event) -> bool {
+    match take(event.id) {
+        Some(fields) => {
+            fields.apply(event);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Fields set on one call, applied to its final record.
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
