@@ -515,6 +515,8 @@ async fn the_openapi_document_matches_the_api() {
             "trace_id",
             "correlation_id",
             "operation",
+            "host",
+            "service",
             "label",
             "since",
             "until",

@@ -14,7 +14,7 @@
 //!
 //! | method and path | answers |
 //! | --- | --- |
-//! | `GET /events` | a page of events; every filter condition is a query parameter (`event_type`, `status`, `user_id`, `vm_id`, `credential_id`, `organization_id`, `parent_id`, `trace_id`, `correlation_id`, `operation`, `label=key:value`, `since`, `until`, `min_duration`, `max_duration` (seconds), `error_contains`), plus `order` (`newest`/`oldest`), `limit`, `cursor`, `with_total`; the answer's `next` is the link to the next page (keyset: never an offset) |
+//! | `GET /events` | a page of events; every filter condition is a query parameter (`event_type`, `status`, `user_id`, `vm_id`, `credential_id`, `organization_id`, `parent_id`, `trace_id`, `correlation_id`, `operation`, `host`, `service`, `label=key:value`, `since`, `until`, `min_duration`, `max_duration` (seconds), `error_contains`), plus `order` (`newest`/`oldest`), `limit`, `cursor`, `with_total`; the answer's `next` is the link to the next page (keyset: never an offset) |
 //! | `GET /events/{id}` | one event |
 //! | `GET /events/{id}/children` | the events that ran inside it, oldest first (paged like `/events`) |
 //! | `GET /events/{id}/trace` | every event of its trace, oldest first, to draw the tree |

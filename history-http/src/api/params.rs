@@ -22,6 +22,8 @@ pub(crate) const FILTER_PARAMS: &[&str] = &[
     "trace_id",
     "correlation_id",
     "operation",
+    "host",
+    "service",
     "label",
     "since",
     "until",
@@ -105,6 +107,8 @@ fn filter_param(f: &mut Filter, name: &str, value: &str) -> Result<bool, Problem
         "trace_id" => f.trace_id = Some(id(name, value)?),
         "correlation_id" => f.correlation_id = Some(value.to_owned()),
         "operation" => f.operation = Some(value.to_owned()),
+        "host" => f.host = Some(value.to_owned()),
+        "service" => f.service = Some(value.to_owned()),
         "label" => {
             let (k, v) = value
                 .split_once(':')
@@ -216,7 +220,7 @@ mod tests {
         let s = format!(
             "event_type=vm_create,vm_start&status=failed&user_id=7&vm_id=web-1&credential_id=3\
              &organization_id=acme&parent_id={id}&trace_id={id}&correlation_id=req-1\
-             &operation=GET%20%2Fvms&label=region:eu&since={t}&until={t}&min_duration=0.5\
+             &operation=GET%20%2Fvms&host=web-1&service=vm-api&label=region:eu&since={t}&until={t}&min_duration=0.5\
              &max_duration=2&error_contains=quota&order=oldest&limit=10&with_total=true"
         );
         let q = q(&s).unwrap();
@@ -229,6 +233,10 @@ mod tests {
         assert_eq!(f.parent_id.map(|i| i.to_string()).as_deref(), Some(id));
         assert_eq!(f.operation.as_deref(), Some("GET /vms"));
         assert_eq!(f.labels["region"], "eu");
+        assert_eq!(
+            (f.host.as_deref(), f.service.as_deref()),
+            (Some("web-1"), Some("vm-api"))
+        );
         assert_eq!(f.min_duration, Some(Duration::from_millis(500)));
         assert_eq!(f.error_contains.as_deref(), Some("quota"));
         assert_eq!(
@@ -239,6 +247,30 @@ mod tests {
         for name in FILTER_PARAMS {
             assert!(s.contains(&format!("{name}=")), "{name}");
         }
+    }
+
+    #[test]
+    fn every_field_of_filter_has_a_parameter() {
+        // A field added to `Filter` shows up here: give it a query parameter.
+        let fields = serde_json::to_value(Filter::new()).unwrap();
+        let mut fields: Vec<&str> = fields
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        let mut params: Vec<&str> = FILTER_PARAMS
+            .iter()
+            .map(|p| match *p {
+                "event_type" => "event_types",
+                "status" => "statuses",
+                "label" => "labels",
+                p => p,
+            })
+            .collect();
+        params.sort_unstable();
+        assert_eq!(fields, params);
     }
 
     #[test]
