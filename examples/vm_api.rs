@@ -242,7 +242,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     let addr = listener.local_addr()?;
     println!("VM API on http://{addr} — history in {db}");
-    println!("Open http://{addr}/history/ to browse it. Try:");
+    println!("Open http://{addr}/history to browse it. Try:");
     println!(
         "  curl -s -X POST http://{addr}/vms -H 'Authorization: Bearer alice-token' \
          -H 'Content-Type: application/json' \

@@ -23,7 +23,10 @@ use std::sync::Arc;
 
 use history::diff::EventDiff;
 use history::stats::{Stats, StatsQuery};
-use history::{Event, EventId, EventStatus, Filter, HistoryStore, Page, Query, StoreError};
+use history::{
+    ChangePage, ChangeToken, Event, EventId, EventStatus, Filter, HistoryStore, Page, Query,
+    StoreError,
+};
 
 /// What an [`AsyncStore`] read can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +130,22 @@ impl AsyncStore {
             Ok(history::diff::diff(&a, &b))
         })
         .await
+    }
+
+    /// Changes committed after `after`, oldest first, at most `limit`
+    /// ([`HistoryStore::changes_after`]).
+    pub async fn changes_after(
+        &self,
+        after: ChangeToken,
+        limit: usize,
+    ) -> Result<ChangePage, ReadError> {
+        self.run(move |s| Ok(s.changes_after(after, limit)?)).await
+    }
+
+    /// The token of the newest committed change ([`HistoryStore::latest_change`]): where to
+    /// start following "from now".
+    pub async fn latest_change(&self) -> Result<ChangeToken, ReadError> {
+        self.run(|s| Ok(s.latest_change()?)).await
     }
 
     /// The last successful run before `event` of the same operation on the same subject:

@@ -317,7 +317,8 @@ async fn one_event_its_children_its_trace_and_diffs() {
     assert_eq!(prev["diff"]["parameters"][0]["new"], "medium");
     assert_eq!(prev["diff"]["result"][0]["path"], "ip");
     let none = get(format!("{}/events/{e1}/diff/previous", s.base)).await;
-    assert_eq!(none.status, 404);
+    assert_eq!(none.status, 200);
+    assert_eq!(none.json(), json!({"old": null, "new": e1, "diff": null}));
 }
 
 #[tokio::test]
@@ -458,6 +459,11 @@ async fn the_openapi_document_matches_the_api() {
     let id = &s.ids[4];
     let paths = doc["paths"].as_object().unwrap();
     for (path, item) in paths {
+        if path == "/events/stream" {
+            // It never ends; the_stream_follows_new_events_and_resumes_with_last_event_id
+            // checks its parameters.
+            continue;
+        }
         for (method, op) in item.as_object().unwrap() {
             assert_eq!(method, "get", "{path}: read-only");
             // Fill every parameter with a sample value; the API must accept each one.
@@ -586,4 +592,185 @@ async fn an_async_store_reads_without_blocking_the_runtime() {
         .await
         .unwrap();
     assert_eq!(n, 1);
+}
+
+/// Reads server-sent events from `url` until `n` arrived or `wait` passed: (id, event, data).
+async fn sse(
+    url: String,
+    last_event_id: Option<String>,
+    n: usize,
+    wait: Duration,
+) -> Vec<(String, String, String)> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(wait))
+            .build()
+            .into();
+        let mut req = http::Request::get(url).header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let res = agent.run(req.body(()).unwrap()).unwrap();
+        assert_eq!(res.status(), 200);
+        let reader = std::io::BufReader::new(res.into_body().into_reader());
+        let (mut out, mut id, mut event, mut data) =
+            (Vec::new(), String::new(), String::new(), String::new());
+        for line in reader.lines() {
+            let Ok(line) = line else { break };
+            if line.is_empty() {
+                if !data.is_empty() {
+                    out.push((
+                        std::mem::take(&mut id),
+                        std::mem::take(&mut event),
+                        std::mem::take(&mut data),
+                    ));
+                    if out.len() == n {
+                        break;
+                    }
+                }
+                continue;
+            }
+            if let Some(v) = line.strip_prefix("id:") {
+                id = v.trim().to_owned();
+            } else if let Some(v) = line.strip_prefix("event:") {
+                event = v.trim().to_owned();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push_str(v.trim_start());
+            }
+        }
+        out
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_stream_follows_new_events_and_resumes_with_last_event_id() {
+    let db = sqlite();
+    let old = Event::builder(EventType::VmCreate, "vm::create")
+        .status(EventStatus::Success)
+        .build()
+        .unwrap();
+    db.store.write_batch(std::slice::from_ref(&old)).unwrap();
+    let api =
+        history_http::HistoryApi::new(db.store.clone()).poll_interval(Duration::from_millis(50));
+    let base = format!(
+        "http://{}/history",
+        serve(Router::new().nest("/history", api.router())).await
+    );
+
+    // From now: the old event is not sent; new ones are, in commit order.
+    let reader = tokio::spawn(sse(
+        format!("{base}/events/stream"),
+        None,
+        3,
+        Duration::from_secs(10),
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mk = |op: &str, status| {
+        Event::builder(EventType::VmStart, op)
+            .status(status)
+            .build()
+            .unwrap()
+    };
+    let news = [
+        mk("a", EventStatus::Success),
+        mk("b", EventStatus::Failed),
+        mk("c", EventStatus::Success),
+    ];
+    for e in &news {
+        db.store.write_batch(std::slice::from_ref(e)).unwrap();
+    }
+    let got = reader.await.unwrap();
+    let ids: Vec<String> = got
+        .iter()
+        .map(|(_, _, d)| {
+            serde_json::from_str::<Value>(d).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        news.iter().map(|e| e.id.to_string()).collect::<Vec<_>>()
+    );
+    assert!(got.iter().all(|(_, ev, _)| ev == "event"));
+    let tokens: Vec<u64> = got.iter().map(|(id, _, _)| id.parse().unwrap()).collect();
+    assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
+
+    // Resume after the first: the other two, and nothing before.
+    let resumed = sse(
+        format!("{base}/events/stream"),
+        Some(got[0].0.clone()),
+        2,
+        Duration::from_secs(5),
+    )
+    .await;
+    let resumed_ids: Vec<&str> = resumed.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(resumed_ids, [got[1].0.as_str(), got[2].0.as_str()]);
+    // `?after=` does the same; a filter applies.
+    let failed = sse(
+        format!("{base}/events/stream?after=0&status=failed"),
+        None,
+        1,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].2.contains(&news[1].id.to_string()));
+    // Everything since the start, the old event first.
+    let all = sse(
+        format!("{base}/events/stream?after=0"),
+        None,
+        4,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(all[0].2.contains(&old.id.to_string()));
+    assert_eq!(all.len(), 4);
+    // A token that is not one is a 400 problem.
+    let bad = request(
+        "GET",
+        format!("{base}/events/stream"),
+        vec![("last-event-id".into(), "soon".into())],
+    )
+    .await;
+    assert_eq!(
+        (bad.status, bad.content_type.as_str()),
+        (400, "application/problem+json")
+    );
+}
+
+#[tokio::test]
+async fn the_page_and_its_assets_carry_a_strict_policy() {
+    let s = seeded().await;
+    for (path, kind) in [
+        ("", "text/html"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/app.css", "text/css"),
+    ] {
+        let r = get(format!("{}{path}", s.base)).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.content_type.starts_with(kind),
+            "{path}: {}",
+            r.content_type
+        );
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    }
+    // Relative links resolve under the mount point.
+    let page = get(s.base.clone()).await.body;
+    assert!(page.contains(r#"src="/history/assets/app.js""#), "{page}");
 }

@@ -142,11 +142,9 @@ pub(crate) async fn diff_previous(
     let event = api.store.get(event_id(&id)?).await?;
     let id = event.id;
     let previous = api.store.previous_success(event.clone()).await?;
+    // No earlier success is an answer, not a missing resource.
     let Some(previous) = previous else {
-        return Err(Problem::not_found(format!(
-            "no successful run of {:?} on the same subject before event {id}",
-            event.operation
-        )));
+        return Ok(Json(json!({ "old": null, "new": id, "diff": null })));
     };
     let diff = history::diff::diff(&previous, &event);
     Ok(Json(json!({ "old": previous.id, "new": id, "diff": diff })))

@@ -15,10 +15,11 @@
 //! | method and path | answers |
 //! | --- | --- |
 //! | `GET /events` | a page of events; every filter condition is a query parameter (`event_type`, `status`, `user_id`, `vm_id`, `credential_id`, `organization_id`, `parent_id`, `trace_id`, `correlation_id`, `operation`, `host`, `service`, `label=key:value`, `since`, `until`, `min_duration`, `max_duration` (seconds), `error_contains`), plus `order` (`newest`/`oldest`), `limit`, `cursor`, `with_total`; the answer's `next` is the link to the next page (keyset: never an offset) |
+//! | `GET /events/stream` | server-sent events: each committed event matching the filter (same parameters as `/events`), as it is recorded and again when it changes; event type `event`, `id` = the change token, data = the event's JSON. Starts from now; resumes after `Last-Event-ID` (what a browser's `EventSource` sends on reconnecting) or `?after={token}` (`after=0`: from the oldest change kept) |
 //! | `GET /events/{id}` | one event |
 //! | `GET /events/{id}/children` | the events that ran inside it, oldest first (paged like `/events`) |
 //! | `GET /events/{id}/trace` | every event of its trace, oldest first, to draw the tree |
-//! | `GET /events/{id}/diff/previous` | its differences from the last successful run of the same operation on the same subject |
+//! | `GET /events/{id}/diff/previous` | its differences from the last successful run of the same operation on the same subject (`old` and `diff` are `null` when there is none) |
 //! | `GET /diff?old={id}&new={id}` | the differences between two events |
 //! | `GET /stats` | counts, success rate, duration avg/min/max/p50/p95/p99 (seconds), over the filter, optionally per `group_by` (`event_type`, `user`, `vm`, `operation`, `minute`, `hour`, `day`) |
 //! | `GET /health` | `{"status": "ok"}` when the store answers, else 503 |
@@ -36,6 +37,7 @@ mod events;
 mod params;
 mod problem;
 mod stats;
+mod stream;
 
 use std::time::Duration;
 
@@ -83,6 +85,7 @@ impl HistoryApi {
     pub fn router(self) -> Router {
         let routes = Router::new()
             .route("/events", get(events::list))
+            .route("/events/stream", get(stream::stream))
             .route("/events/{id}", get(events::one))
             .route("/events/{id}/children", get(events::children))
             .route("/events/{id}/trace", get(events::trace))

@@ -6,6 +6,9 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
+  // Where the router is mounted (the page is served at its root): API paths are relative to it.
+  const BASE = location.pathname.replace(/\/?$/, "/");
+  const api = (path) => (path.startsWith("/") ? path : BASE + path);
   const FILTERS = ["event_type", "status", "user_id", "vm_id", "operation", "correlation_id", "error_contains"];
 
   /** An element with attributes and children (strings become text nodes). */
@@ -43,7 +46,7 @@
   }
 
   async function getJson(path) {
-    const res = await fetch(path, { headers: { accept: "application/json" } });
+    const res = await fetch(api(path), { headers: { accept: "application/json" } });
     const body = await res.json().catch(() => null);
     if (!res.ok) {
       const detail = body && body.detail ? body.detail : res.status + " " + res.statusText;
@@ -117,7 +120,7 @@
     try {
       const page = await getJson(url);
       for (const e of page.items) tbody.append(row(e));
-      nextLink = page.next ? "events?" + page.next.split("?")[1] : null;
+      nextLink = page.next || null;
       $("more").hidden = !nextLink;
       $("list-note").textContent = tbody.rows.length ? "" : "No events match.";
     } catch (err) {
@@ -128,7 +131,7 @@
   function follow() {
     if (source) source.close();
     const params = currentFilter();
-    source = new EventSource("events/stream?" + params.toString());
+    source = new EventSource(api("events/stream?" + params.toString()));
     source.addEventListener("open", () => { $("live").className = "live on"; });
     source.addEventListener("error", () => { $("live").className = "live off"; });
     source.addEventListener("event", (msg) => {
@@ -235,6 +238,7 @@
   }
 
   function diffBlock(d) {
+    if (!d.diff) return el("p", { class: "note", text: "No previous successful run." });
     const rows = [];
     for (const part of ["parameters", "result", "fields"]) {
       for (const c of d.diff[part] || []) {
@@ -277,7 +281,7 @@
     try {
       diffDiv.append(diffBlock(await getJson("events/" + encodeURIComponent(id) + "/diff/previous")));
     } catch (err) {
-      diffDiv.append(el("p", { class: "note", text: err.status === 404 ? "No previous successful run." : err.message }));
+      diffDiv.append(el("p", { class: "error", text: err.message }));
     }
   }
 

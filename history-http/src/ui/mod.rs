@@ -65,8 +65,8 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     secure(body.into_response(), content_type)
 }
 
-/// The page, with `<base href>` set to where the router is nested, so that its relative
-/// links reach the API wherever it is mounted.
+/// The page, its assets linked under where the router is nested (the script finds the API
+/// the same way, from the page's own path).
 async fn index(OriginalUri(uri): OriginalUri) -> Response {
     let base = format!("{}/", uri.path().trim_end_matches('/'));
     let page = INDEX.replace("{{BASE}}", &escape_attr(&base));
