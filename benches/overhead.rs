@@ -80,6 +80,29 @@ fn tracked_struct(user_id: u64, spec: &VmSpec) -> Result<u64, QuotaError> {
     body(user_id, &spec.name, spec.size)
 }
 
+/// A failing call whose error keeps a backtrace, resolved into text on the caller's thread:
+/// what recording one cost when the caller did it all.
+#[inline(never)]
+fn failing_resolved_here(user_id: u64) -> Result<u64, String> {
+    let text = std::backtrace::Backtrace::force_capture().to_string();
+    black_box(text);
+    Err(format!("quota exceeded for {user_id}"))
+}
+
+/// The same with the frames captured and never resolved: the floor for any capture.
+#[inline(never)]
+fn failing_frames_only(user_id: u64) -> Result<u64, String> {
+    let frames = std::backtrace::Backtrace::force_capture();
+    black_box(&frames);
+    Err(format!("quota exceeded for {user_id}"))
+}
+
+#[inline(never)]
+#[track_history(event_type = EventType::VmCreate, user_id = user_id, backtrace)]
+fn tracked_failing(user_id: u64) -> Result<u64, String> {
+    Err(format!("quota exceeded for {user_id}"))
+}
+
 /// A store that keeps nothing: measures the recorder, not a database.
 struct Discard;
 
@@ -227,7 +250,44 @@ fn probe(calls: u64) {
     let _ = discard.shutdown();
 }
 
-criterion_group!(benches, overhead, struct_argument);
+type Failing = fn(u64) -> Result<u64, String>;
+
+/// A failing call with a backtrace: resolved on the caller's thread (baseline), frames only
+/// (the floor), and tracked (frames on the caller's thread, text on the writer's). Timed in
+/// chunks with the writer caught up between them, so the time is the caller's alone.
+fn failing_with_backtrace(c: &mut Criterion) {
+    let discard = Recorder::new(Discard).expect("a recorder");
+    let _guard = history::set_default(&discard);
+    let mut group = c.benchmark_group("overhead_failing_with_backtrace");
+    group.sample_size(20);
+    let variants: [(&str, Failing); 3] = [
+        ("resolved_on_caller", failing_resolved_here),
+        ("frames_only", failing_frames_only),
+        ("track_history_discard", tracked_failing),
+    ];
+    for (name, f) in variants {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                let mut done = 0;
+                while done < iters {
+                    let chunk = (iters - done).min(256);
+                    let start = Instant::now();
+                    for i in 0..chunk {
+                        let _ = black_box(f(black_box(i)));
+                    }
+                    timed += start.elapsed();
+                    done += chunk;
+                    let _ = discard.flush();
+                }
+                timed
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, overhead, struct_argument, failing_with_backtrace);
 
 fn main() {
     if let Some(calls) = std::env::var("HISTORY_OVERHEAD_PROBE")

@@ -181,8 +181,7 @@ impl Call {
     /// returned value that `ok_if` / `error_if` rejected.
     pub fn fail(&mut self, mut error: ErrorInfo, result: Option<Json>) {
         if let Some(mut active) = self.active.take() {
-            // Stamp the end first: capturing and symbolising a backtrace can take far longer
-            // than the operation itself, and is not part of it.
+            // Stamp the end first: capturing a backtrace is not part of the operation.
             active.event.finish(EventStatus::Failed);
             if error.backtrace.is_none() {
                 let bt = if active.options.backtrace {
@@ -191,7 +190,10 @@ impl Call {
                     std::backtrace::Backtrace::capture()
                 };
                 if bt.status() == std::backtrace::BacktraceStatus::Captured {
-                    error.backtrace = Some(bt.to_string());
+                    // Frames only: the writer resolves the symbols, off this thread.
+                    if let Err(bt) = active.recorder.defer_backtrace(active.event.id, bt) {
+                        error.backtrace = Some(bt.to_string());
+                    }
                 }
             }
             active.finish(EventStatus::Failed, result, Some(error));

@@ -238,6 +238,7 @@ impl RecorderBuilder {
             self.max_bytes,
             self.batch_size,
             self.overflow,
+            self.capturing.max_error_bytes,
         ));
         if let Some(spill) = &spill {
             shared.lock().spill_pending = spill.pending_events();

@@ -6,6 +6,7 @@
 //! fsync'd spill file and replayed in order once it works again. Nothing recorded is dropped
 //! silently: what cannot be kept is counted and reported by [`Recorder::flush`].
 
+mod backtraces;
 mod builder;
 mod merge;
 mod origin;
@@ -203,6 +204,16 @@ impl Recorder {
                 self.enqueue_at(event, durability)
             }
         }
+    }
+
+    /// Keeps the unresolved backtrace of the call `id` for the writer to turn into text on
+    /// the call's final record; gives it back when the caller must resolve it itself.
+    pub(crate) fn defer_backtrace(
+        &self,
+        id: crate::EventId,
+        backtrace: std::backtrace::Backtrace,
+    ) -> Result<(), std::backtrace::Backtrace> {
+        self.inner.shared.backtraces.defer(id, backtrace)
     }
 
     fn wait_if(&self, sync: bool, seq: u64) -> Result<(), Error> {

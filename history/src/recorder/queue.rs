@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
+use super::backtraces::PendingBacktraces;
 use super::subscription::Hub;
 use crate::event::{Event, EventId};
 use crate::Error;
@@ -100,6 +101,8 @@ pub(super) struct Shared {
     pub counters: Counters,
     /// In-process subscribers of committed records.
     pub subscribers: Hub,
+    /// Backtraces of failed calls, waiting for the writer to resolve them.
+    pub backtraces: PendingBacktraces,
 }
 
 impl Shared {
@@ -108,6 +111,7 @@ impl Shared {
         max_bytes: usize,
         batch_size: usize,
         overflow: Overflow,
+        max_error_bytes: usize,
     ) -> Shared {
         Shared {
             state: Mutex::new(State {
@@ -136,6 +140,7 @@ impl Shared {
             overflow,
             counters: Counters::default(),
             subscribers: Hub::default(),
+            backtraces: PendingBacktraces::new(max_error_bytes),
         }
     }
 

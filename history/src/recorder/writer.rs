@@ -123,6 +123,7 @@ impl Writer {
                 }
                 Work::Batch(mut batch, upto, urgent) => {
                     self.merge_same_ids(&mut batch);
+                    self.shared.backtraces.resolve(&mut batch);
                     self.origin.stamp(&mut batch);
                     if let Some(done) = self.deliver(batch, upto, urgent) {
                         self.recycle(done);

@@ -44,7 +44,7 @@ mod url;
 use std::cell::Cell;
 
 pub(crate) use debug_text::redact_debug;
-pub(crate) use limits::{too_large, Capturing, DEFAULT as DEFAULT_CAPTURING};
+pub(crate) use limits::{cut, too_large, Capturing, DEFAULT as DEFAULT_CAPTURING};
 pub use limits::{DEFAULT_MAX_ERROR_BYTES, DEFAULT_MAX_VALUE_BYTES};
 pub use redactor::Redactor;
 pub(crate) use url::scrub_string;
