@@ -126,8 +126,8 @@ async fn main() -> Result<(), Error> {
         println!(
             "  {} {:<12} {:<9} {}{error}",
             e.started_at.format("%H:%M:%S%.3f"),
-            e.event_type,
-            e.status,
+            e.event_type.to_string(),
+            e.status.to_string(),
             e.operation
         );
     }

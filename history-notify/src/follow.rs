@@ -13,7 +13,6 @@ use history::HistoryStore;
 use crate::builder::{NotifierBuilder, FEED_BATCH};
 use crate::channel::Channel;
 use crate::evaluate::Evaluator;
-use crate::feed::FeedExt;
 use crate::notifier::Shared;
 use crate::state::{State, StateFile};
 
@@ -235,7 +234,7 @@ impl Worker {
     }
 
     /// Copies the progress into the shared stats and wakes waiters.
-    fn publish(&self) {
+    pub(crate) fn publish(&self) {
         {
             let mut stats = self.shared.stats();
             stats.after = self.state.after;

@@ -20,7 +20,7 @@ mod builder;
 mod channel;
 mod error;
 mod evaluate;
-mod feed;
+
 mod follow;
 mod notification;
 mod notifier;

@@ -12,11 +12,11 @@ use history::{HistoryStore, Query};
 use crate::builder::{NotifierBuilder, StartFrom};
 use crate::error::NotifyError;
 use crate::evaluate::Evaluator;
-use crate::feed::{ChangeToken, FeedExt};
 use crate::follow::Worker;
 use crate::rule::Trigger;
 use crate::state::{State, StateFile};
 use crate::stats::NotifierStats;
+use history::ChangeToken;
 
 /// Most events read from the store to fill one window rule's window at start.
 const MAX_PRIME_EVENTS: usize = 100_000;
@@ -160,6 +160,8 @@ impl Notifier {
             evaluator,
             shared.clone(),
         );
+        // What was pending when the notifier stopped is pending now, before the thread runs.
+        worker.publish();
         let thread = std::thread::Builder::new()
             .name("history-notify".into())
             .spawn(move || worker.run())

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::NotifyError;
-use crate::feed::ChangeToken;
 use crate::notification::Notification;
+use history::ChangeToken;
 
 /// The state file's format version.
 const FORMAT: u32 = 1;

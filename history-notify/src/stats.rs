@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::feed::ChangeToken;
+use history::ChangeToken;
 
 /// Counters of one rule since the notifier started (pending and failed: now).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

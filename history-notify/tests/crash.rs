@@ -19,9 +19,21 @@ use support::Receiver;
 const SECRET: &str = "crash test secret";
 const CHILD_ENV: &str = "HISTORY_NOTIFY_CRASH_CHILD";
 
+/// A child process, killed (SIGKILL) if the test ends without having dealt with it.
+struct ChildGuard(Option<Child>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// Runs this binary's `child` test in a new process with `args`, and a channel of the lines
 /// it prints.
-fn spawn_child(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+fn spawn_child(args: &[&str]) -> (ChildGuard, mpsc::Receiver<String>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, args.join("\u{1f}"))
@@ -39,16 +51,17 @@ fn spawn_child(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
             }
         }
     });
-    (child, rx)
+    (ChildGuard(Some(child)), rx)
 }
 
-/// The first line starting with `prefix`, without it.
+/// What follows `prefix` on the first line holding it (the test harness may print its own
+/// text before it on the same line).
 fn expect_line(lines: &mpsc::Receiver<String>, prefix: &str) -> String {
     loop {
         match lines.recv_timeout(Duration::from_secs(60)) {
             Ok(line) => {
-                if let Some(rest) = line.strip_prefix(prefix) {
-                    return rest.trim().to_owned();
+                if let Some(at) = line.find(prefix) {
+                    return line[at + prefix.len()..].trim().to_owned();
                 }
             }
             Err(e) => panic!("no {prefix:?} line from the child: {e}"),
@@ -56,7 +69,8 @@ fn expect_line(lines: &mpsc::Receiver<String>, prefix: &str) -> String {
     }
 }
 
-fn kill_9(mut child: Child) {
+fn kill_9(mut guard: ChildGuard) {
+    let mut child = guard.0.take().unwrap();
     child.kill().unwrap(); // SIGKILL on Unix
     assert!(!child.wait().unwrap().success());
 }
@@ -155,8 +169,9 @@ fn a_notification_committed_before_kill_9_is_delivered_after_restart() {
     // 3. The receiver works again; a new process on the same files delivers both.
     receiver.refuse_next(0);
     let d = args("drain");
-    let (mut child, lines) = spawn_child(&d.each_ref().map(String::as_str));
+    let (mut guard, lines) = spawn_child(&d.each_ref().map(String::as_str));
     expect_line(&lines, "IDLE ");
+    let mut child = guard.0.take().unwrap();
     assert!(child.wait().unwrap().success());
 
     let seen = receiver.seen.lock().unwrap();
