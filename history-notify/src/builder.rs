@@ -1,15 +1,10 @@
 //! [`NotifierBuilder`]: rules, where progress is saved, where to start, retries.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use history::redact::RedactionPolicy;
-use history::HistoryStore;
 
-use crate::error::NotifyError;
-use crate::notifier::Notifier;
 use crate::rule::Rule;
 
 /// How often the feed is read when it has nothing new, by default.
@@ -37,7 +32,7 @@ pub enum StartFrom {
     Beginning,
 }
 
-/// Configures and starts a [`Notifier`].
+/// Configures and starts a [`Notifier`](crate::Notifier) ([`NotifierBuilder::start`]).
 #[derive(Debug)]
 #[must_use = "call .start(store) to run the notifier"]
 pub struct NotifierBuilder {
@@ -104,7 +99,7 @@ impl NotifierBuilder {
 
     /// Gives a message up after `attempts` failed attempts: it moves to the failed list (kept
     /// in the state, counted in [`RuleStats::failed`](crate::RuleStats::failed), logged as an
-    /// error) until [`Notifier::retry_failed`]. By default a message is retried for ever.
+    /// error) until [`Notifier::retry_failed`](crate::Notifier::retry_failed). By default a message is retried for ever.
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = Some(attempts.max(1));
         self
@@ -115,19 +110,5 @@ impl NotifierBuilder {
     pub fn redaction(mut self, policy: RedactionPolicy) -> Self {
         self.policy = policy;
         self
-    }
-
-    /// Checks the rules, loads or creates the saved progress, and starts following `store`'s
-    /// change feed on a thread of its own. When this returns, the starting point is saved:
-    /// every change committed from then on will be notified, even across a crash.
-    pub fn start<S: HistoryStore>(self, store: S) -> Result<Notifier, NotifyError> {
-        let mut names = HashSet::new();
-        for rule in &self.rules {
-            rule.validate()?;
-            if !names.insert(rule.name.as_str()) {
-                return Err(NotifyError::DuplicateRule(rule.name.clone()));
-            }
-        }
-        Notifier::start(self, Arc::new(store))
     }
 }

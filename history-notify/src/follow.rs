@@ -13,7 +13,7 @@ use history::HistoryStore;
 use crate::builder::{NotifierBuilder, FEED_BATCH};
 use crate::channel::Channel;
 use crate::evaluate::Evaluator;
-use crate::notifier::Shared;
+use crate::shared::Shared;
 use crate::state::{State, StateFile};
 
 /// Most deliveries attempted between two reads of the feed.

@@ -26,6 +26,7 @@ mod notification;
 mod notifier;
 mod redaction;
 mod rule;
+mod shared;
 pub mod sign;
 mod state;
 mod stats;

@@ -1,49 +1,26 @@
 //! [`Notifier`]: the running notifier — a thread following a store's change feed — and the
 //! handle to watch, wait for and stop it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use history::{HistoryStore, Query};
+use history::{ChangeToken, HistoryStore, Query};
 
 use crate::builder::{NotifierBuilder, StartFrom};
 use crate::error::NotifyError;
 use crate::evaluate::Evaluator;
 use crate::follow::Worker;
 use crate::rule::Trigger;
+use crate::shared::Shared;
 use crate::state::{State, StateFile};
 use crate::stats::NotifierStats;
-use history::ChangeToken;
 
 /// Most events read from the store to fill one window rule's window at start.
 const MAX_PRIME_EVENTS: usize = 100_000;
-
-/// What the handle and the thread share.
-#[derive(Debug, Default)]
-pub(crate) struct Shared {
-    pub(crate) stats: Mutex<NotifierStats>,
-    /// Signalled whenever the stats change (for [`Notifier::wait_idle`]).
-    pub(crate) progress: Condvar,
-    pub(crate) stop: AtomicBool,
-    pub(crate) retry_failed: AtomicBool,
-    /// Wakes the thread early (stop, retry).
-    pub(crate) wake: Condvar,
-    pub(crate) wake_lock: Mutex<()>,
-}
-
-impl Shared {
-    pub(crate) fn stats(&self) -> MutexGuard<'_, NotifierStats> {
-        self.stats.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn nudge(&self) {
-        let _guard = self.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.wake.notify_all();
-    }
-}
 
 /// Follows a store's committed change feed, evaluates [`Rule`](crate::Rule)s, and delivers
 /// their notifications at least once.
@@ -228,6 +205,22 @@ impl Notifier {
             Some(t) => t.join().map_err(|_| NotifyError::Panicked),
             None => Ok(()),
         }
+    }
+}
+
+impl NotifierBuilder {
+    /// Checks the rules, loads or creates the saved progress, and starts following `store`'s
+    /// change feed on a thread of its own. When this returns, the starting point is saved:
+    /// every change committed from then on will be notified, even across a crash.
+    pub fn start<S: HistoryStore>(self, store: S) -> Result<Notifier, NotifyError> {
+        let mut names = HashSet::new();
+        for rule in &self.rules {
+            rule.validate()?;
+            if !names.insert(rule.name.as_str()) {
+                return Err(NotifyError::DuplicateRule(rule.name.clone()));
+            }
+        }
+        Notifier::start(self, Arc::new(store))
     }
 }
 
