@@ -87,6 +87,7 @@ impl Worker {
                 return;
             }
             if self.deliver_due() {
+                self.dirty = true;
                 self.save();
             }
             self.publish();

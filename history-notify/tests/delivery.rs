@@ -326,3 +326,49 @@ fn slack_channel_posts_escaped_text() {
     );
     assert_eq!(bodies[0]["blocks"][0]["type"], "section");
 }
+
+#[test]
+fn a_restart_resumes_where_the_last_run_stopped_without_repeats() {
+    let (dir, store, recorder) = open();
+    // Committed before any notifier ran: not notified (a notifier starts from now).
+    recorder.record(failed_apply(100)).unwrap();
+    recorder.flush().unwrap();
+    let got = Arc::new(Mutex::new(Vec::<String>::new()));
+    let start = || {
+        let sink = got.clone();
+        Notifier::builder()
+            .rule(
+                Rule::each("failed-apply", failed_applies())
+                    .group_for(Duration::ZERO)
+                    .to(Callback::new(move |n| {
+                        sink.lock().unwrap().push(n.key.clone());
+                        Ok(())
+                    })),
+            )
+            .state_file(dir.path().join("notify.json"))
+            .poll_interval(Duration::from_millis(10))
+            .start(store.clone())
+            .unwrap()
+    };
+    let mut expected = Vec::new();
+    let notifier = start();
+    for n in 0..3 {
+        let e = failed_apply(n);
+        expected.push(Notification::key_for("failed-apply", e.id));
+        recorder.record(e).unwrap();
+    }
+    recorder.flush().unwrap();
+    notifier.wait_idle(Duration::from_secs(30)).unwrap();
+    notifier.shutdown().unwrap();
+    // Committed while no notifier runs: notified by the next one.
+    for n in 3..5 {
+        let e = failed_apply(n);
+        expected.push(Notification::key_for("failed-apply", e.id));
+        recorder.record(e).unwrap();
+    }
+    recorder.flush().unwrap();
+    let notifier = start();
+    notifier.wait_idle(Duration::from_secs(30)).unwrap();
+    assert_eq!(*got.lock().unwrap(), expected);
+    assert_eq!(notifier.stats().delivered(), 2);
+}
