@@ -372,3 +372,50 @@ fn a_restart_resumes_where_the_last_run_stopped_without_repeats() {
     assert_eq!(*got.lock().unwrap(), expected);
     assert_eq!(notifier.stats().delivered(), 2);
 }
+
+#[test]
+fn a_receiver_that_never_answers_times_out_and_is_retried() {
+    let (_dir, store, recorder) = open();
+    // Accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in silent.incoming().take(2) {
+            conns.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let notifier = Notifier::builder()
+        .rule(
+            Rule::each("failed-apply", failed_applies()).to(Webhook::new(&format!(
+                "http://{addr}/hook"
+            ))
+            .unwrap()
+            .timeout(Duration::from_millis(200))
+            .unwrap()),
+        )
+        .backoff(Duration::from_millis(10), Duration::from_millis(10))
+        .poll_interval(Duration::from_millis(10))
+        .start(store.clone())
+        .unwrap();
+    recorder.record(failed_apply(1)).unwrap();
+    recorder.flush().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let rule = notifier.stats().rules["failed-apply"].clone();
+        if rule.retried >= 2 {
+            assert_eq!((rule.delivered, rule.pending), (0, 1));
+            let error = rule.last_error.unwrap();
+            assert!(
+                error.contains("timed out") || error.contains("Timeout"),
+                "{error}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{rule:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(notifier);
+    held.join().unwrap();
+}
