@@ -6,6 +6,10 @@
 //! The data (30 days, 10 types, 1,000 users, 4 statuses) is built once into
 //! `target/bench-data/query-1m.db` and reused; delete the file to rebuild it.
 //!
+//! `events_page_1m` asks the same first question through `history_http::router` (`GET
+//! /events?status=failed&limit=50`, in process, the JSON answer read whole) beside the store
+//! call alone.
+//!
 //! Run: `cargo bench --bench query` (quick look: `cargo bench --bench query -- --quick`).
 
 use std::path::{Path, PathBuf};
@@ -318,5 +322,40 @@ fn purge(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, queries, purge);
+/// `/events` through the HTTP router beside the store call it makes.
+fn events_page(c: &mut Criterion) {
+    use tower::ServiceExt;
+    let path = data_file();
+    let store = Arc::new(SqliteStore::open(&path).expect("open"));
+    let app = history_http::router(store.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut g = c.benchmark_group("events_page_1m");
+    g.sample_size(30);
+    g.measurement_time(Duration::from_secs(3));
+    let failed = Query::new().status(EventStatus::Failed).limit(50);
+    g.bench_function("store_query", |b| {
+        b.iter(|| store.query(&failed).expect("query"))
+    });
+    g.bench_function("http_get_events", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let req = axum::http::Request::get("/events?status=failed&limit=50")
+                    .body(axum::body::Body::empty())
+                    .expect("request");
+                let res = app.clone().oneshot(req).await.expect("response");
+                assert_eq!(res.status(), 200);
+                axum::body::to_bytes(res.into_body(), usize::MAX)
+                    .await
+                    .expect("body")
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, queries, events_page, purge);
 criterion_main!(benches);
