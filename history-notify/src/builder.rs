@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use history::redact::RedactionPolicy;
+use history::{Filter, Recorder, Subscription};
 
 use crate::rule::Rule;
 
@@ -44,6 +45,7 @@ pub struct NotifierBuilder {
     pub(crate) max_backoff: Duration,
     pub(crate) max_attempts: Option<u32>,
     pub(crate) policy: RedactionPolicy,
+    pub(crate) wake: Option<Subscription>,
 }
 
 impl Default for NotifierBuilder {
@@ -57,6 +59,7 @@ impl Default for NotifierBuilder {
             max_backoff: DEFAULT_MAX_BACKOFF,
             max_attempts: None,
             policy: RedactionPolicy::default(),
+            wake: None,
         }
     }
 }
@@ -102,6 +105,15 @@ impl NotifierBuilder {
     /// error) until [`Notifier::retry_failed`](crate::Notifier::retry_failed). By default a message is retried for ever.
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// Reads the feed as soon as `recorder` has committed something, instead of at the next
+    /// poll: for a notifier in the process that records. The feed stays what is evaluated;
+    /// the recorder's in-process subscription (a buffer of one, never blocking its writer)
+    /// only wakes the notifier.
+    pub fn wake_on(mut self, recorder: &Recorder) -> Self {
+        self.wake = Some(recorder.subscribe_with_buffer(Filter::new(), 1));
         self
     }
 

@@ -283,6 +283,7 @@ impl Worker {
             .unwrap_or_else(|e| e.into_inner());
         if self.shared.stop.load(Ordering::SeqCst)
             || self.shared.retry_failed.load(Ordering::SeqCst)
+            || self.shared.committed.swap(false, Ordering::SeqCst)
         {
             return;
         }

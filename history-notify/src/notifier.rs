@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use history::{ChangeToken, HistoryStore, Query};
+use history::{ChangeToken, HistoryStore, Query, Subscription};
 
 use crate::builder::{NotifierBuilder, StartFrom};
 use crate::error::NotifyError;
@@ -80,6 +80,8 @@ pub struct Notifier {
     shared: Arc<Shared>,
     store: Arc<dyn HistoryStore>,
     thread: Option<JoinHandle<()>>,
+    /// Wakes the thread when the recorder commits ([`NotifierBuilder::wake_on`]).
+    waker: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -97,7 +99,7 @@ impl Notifier {
     }
 
     pub(crate) fn start(
-        config: NotifierBuilder,
+        mut config: NotifierBuilder,
         store: Arc<dyn HistoryStore>,
     ) -> Result<Notifier, NotifyError> {
         let file = config
@@ -129,6 +131,7 @@ impl Notifier {
                 stats.rule(rule.name());
             }
         }
+        let wake = config.wake.take();
         let worker = Worker::new(
             config,
             store.clone(),
@@ -143,11 +146,17 @@ impl Notifier {
             .name("history-notify".into())
             .spawn(move || worker.run())
             .map_err(NotifyError::Spawn)?;
-        Ok(Notifier {
-            shared,
+        let mut notifier = Notifier {
+            shared: shared.clone(),
             store,
             thread: Some(thread),
-        })
+            waker: None,
+        };
+        if let Some(subscription) = wake {
+            // On error, dropping `notifier` stops its thread.
+            notifier.waker = Some(spawn_waker(subscription, shared)?);
+        }
+        Ok(notifier)
     }
 
     /// What the notifier has done since it started, per rule.
@@ -201,6 +210,9 @@ impl Notifier {
     fn stop(&mut self) -> Result<(), NotifyError> {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.nudge();
+        if let Some(w) = self.waker.take() {
+            w.join().map_err(|_| NotifyError::Panicked)?;
+        }
         match self.thread.take() {
             Some(t) => t.join().map_err(|_| NotifyError::Panicked),
             None => Ok(()),
@@ -230,6 +242,27 @@ impl Drop for Notifier {
             tracing::error!(error = %e, "history-notify: stopping the notifier");
         }
     }
+}
+
+/// How long the waker waits for a commit before it looks whether the notifier stopped.
+const WAKER_TICK: Duration = Duration::from_millis(100);
+
+/// A thread that nudges the notifier's thread whenever the recorder commits something.
+fn spawn_waker(
+    mut subscription: Subscription,
+    shared: Arc<Shared>,
+) -> Result<JoinHandle<()>, NotifyError> {
+    std::thread::Builder::new()
+        .name("history-notify-wake".into())
+        .spawn(move || {
+            while !shared.stop.load(Ordering::SeqCst) {
+                if subscription.next_timeout(WAKER_TICK).is_some() {
+                    while subscription.try_next().is_some() {}
+                    shared.nudge_commit();
+                }
+            }
+        })
+        .map_err(NotifyError::Spawn)
 }
 
 /// Fills each window rule's window with the store's finished events of the last window, so a

@@ -1,7 +1,7 @@
 //! What a [`Notifier`](crate::Notifier) handle and its thread share: the stats, and the flags
 //! and condition variables that stop, nudge and report.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::stats::NotifierStats;
@@ -14,7 +14,9 @@ pub(crate) struct Shared {
     pub(crate) progress: Condvar,
     pub(crate) stop: AtomicBool,
     pub(crate) retry_failed: AtomicBool,
-    /// Wakes the thread early (stop, retry).
+    /// Something was committed: read the feed now ([`NotifierBuilder::wake_on`](crate::NotifierBuilder::wake_on)).
+    pub(crate) committed: AtomicBool,
+    /// Wakes the thread early (stop, retry, a commit).
     pub(crate) wake: Condvar,
     pub(crate) wake_lock: Mutex<()>,
 }
@@ -22,6 +24,12 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn stats(&self) -> MutexGuard<'_, NotifierStats> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the thread because something was committed.
+    pub(crate) fn nudge_commit(&self) {
+        self.committed.store(true, Ordering::SeqCst);
+        self.nudge();
     }
 
     pub(crate) fn nudge(&self) {

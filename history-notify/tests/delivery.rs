@@ -419,3 +419,30 @@ fn a_receiver_that_never_answers_times_out_and_is_retried() {
     drop(notifier);
     held.join().unwrap();
 }
+
+#[test]
+fn wake_on_reads_the_feed_at_commit_instead_of_at_the_next_poll() {
+    let (_dir, store, recorder) = open();
+    let got = Arc::new(Mutex::new(0u64));
+    let sink = got.clone();
+    let notifier = Notifier::builder()
+        .rule(
+            Rule::each("failed-apply", failed_applies())
+                .group_for(Duration::ZERO)
+                .to(Callback::new(move |_| {
+                    *sink.lock().unwrap() += 1;
+                    Ok(())
+                })),
+        )
+        .poll_interval(Duration::from_secs(3600))
+        .wake_on(&recorder)
+        .start(store.clone())
+        .unwrap();
+    for round in 0..3 {
+        recorder.record(failed_apply(round)).unwrap();
+        recorder.flush().unwrap();
+        notifier.wait_idle(Duration::from_secs(20)).unwrap();
+        assert_eq!(*got.lock().unwrap(), round + 1);
+    }
+    notifier.shutdown().unwrap();
+}
