@@ -32,6 +32,12 @@ pub(crate) struct FilterArgs {
     /// Only events with this label value (repeat for several).
     #[arg(long, short = 'l', value_name = "KEY=VALUE", value_parser = parse_label)]
     pub(crate) label: Vec<(String, String)>,
+    /// Only events recorded on this host.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) host: Option<String>,
+    /// Only events recorded by this service.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) service: Option<String>,
     /// Only this operation (e.g. `vm_service::create`).
     #[arg(long, value_name = "NAME")]
     pub(crate) operation: Option<String>,
@@ -74,6 +80,8 @@ impl FilterArgs {
         f.organization_id = self.organization.clone();
         f.labels = self.label.iter().cloned().collect();
         f.operation = self.operation.clone();
+        f.host = self.host.clone();
+        f.service = self.service.clone();
         f.error_contains = self.error.clone();
         f.since = self.since;
         f.until = self.until;

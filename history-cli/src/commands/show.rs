@@ -75,6 +75,8 @@ fn write_event(out: &mut Out, e: &Event, trace: &[Event]) -> Result<(), CliError
         "organization",
         e.organization_id.as_ref().map(ToString::to_string),
     );
+    opt("host", e.host.clone());
+    opt("service", e.service.clone());
     opt("terraform", e.terraform_status.map(|s| s.to_string()));
     opt("parent", e.parent_id.map(|i| i.to_string()));
     opt("trace", e.trace_id.map(|i| i.to_string()));
