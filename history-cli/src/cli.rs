@@ -65,13 +65,20 @@ pub(crate) enum Command {
   historyctl list --type vm_create --user 7 --limit 20
   historyctl list --label region=eu-west-1 --min-duration 2s -o json
   historyctl list --after c1.5f1d2a3b4c5d6.0190...   # the next page
-  historyctl list --all -o jsonl > everything.jsonl")]
+  historyctl list --all -o jsonl > everything.jsonl
+  historyctl list --follow --status failed           # then follow new ones")]
     List(ListArgs),
     /// Show one event in full: parameters, result, error chain, run output, its trace.
     #[command(after_help = "Examples:
   historyctl show 0190a4c2-7d1e-7c3a-9f1e-2b4c6d8e0f12
   historyctl show 0190a4c2-7d1e-7c3a-9f1e-2b4c6d8e0f12 -o json")]
     Show(ShowArgs),
+    /// Print events as they are committed, by any process (in-progress and final records).
+    #[command(after_help = "Examples:
+  historyctl tail
+  historyctl tail --type terraform_apply --status failed
+  historyctl tail --from-start -o jsonl | jq .status")]
+    Tail(TailArgs),
     /// Counts, success rate and duration percentiles, overall and per group.
     #[command(after_help = "Examples:
   historyctl stats --since 7d
@@ -126,6 +133,9 @@ pub(crate) struct ListArgs {
     /// Oldest first instead of newest first.
     #[arg(long)]
     pub(crate) oldest_first: bool,
+    /// After the page, keep printing events as they are committed (like `tail`).
+    #[arg(long, short = 'f', conflicts_with_all = ["all", "after", "oldest_first"])]
+    pub(crate) follow: bool,
 }
 
 /// `show`.
@@ -134,6 +144,20 @@ pub(crate) struct ShowArgs {
     /// The event's id.
     #[arg(value_name = "ID")]
     pub(crate) id: history::EventId,
+}
+
+/// `tail`.
+#[derive(Debug, Args)]
+pub(crate) struct TailArgs {
+    /// Which events.
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+    /// Start with every change in the file instead of only new ones.
+    #[arg(long)]
+    pub(crate) from_start: bool,
+    /// How often to look for new changes.
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub(crate) poll: std::time::Duration,
 }
 
 /// What statistics are grouped by.

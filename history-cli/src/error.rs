@@ -48,6 +48,9 @@ pub(crate) enum CliError {
     /// A check found problems it did not repair.
     #[error("{0}")]
     Unhealthy(String),
+    /// The file keeps no change feed (`tail`, `list --follow`).
+    #[error("cannot follow: {0}")]
+    Follow(String),
     /// Nothing matched and `--fail-if-empty` was given.
     #[error("nothing matched")]
     NothingMatched,

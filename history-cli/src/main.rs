@@ -42,6 +42,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let matched = match &cli.command {
         Command::List(args) => commands::list::run(&cli.db, args, &mut out)?,
         Command::Show(args) => commands::show::run(&cli.db, args, &mut out)?,
+        Command::Tail(args) => commands::tail::run(&cli.db, args, &mut out)?,
         Command::Stats(args) => commands::stats::run(&cli.db, args, &mut out)?,
         Command::Export(args) => commands::export::run(&cli.db, args, &mut out)?,
         Command::Prune(args) => commands::prune::run(&cli.db, args, &mut out)?,

@@ -10,3 +10,4 @@ pub(crate) mod list;
 pub(crate) mod prune;
 pub(crate) mod show;
 pub(crate) mod stats;
+pub(crate) mod tail;

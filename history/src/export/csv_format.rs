@@ -127,6 +127,11 @@ impl<W: Write> CsvWriter<W> {
         Ok(())
     }
 
+    /// Writes out what is buffered (for a stream that stays open, e.g. a follower).
+    pub fn flush(&mut self) -> Result<(), Error> {
+        Ok(self.writer.flush()?)
+    }
+
     /// Flushes what is buffered; returns how many events were written.
     pub fn finish(mut self) -> Result<u64, Error> {
         self.writer.flush()?;
