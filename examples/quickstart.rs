@@ -4,13 +4,15 @@
 //! printed as a table, and the first one as JSON.
 //!
 //! Run with `cargo run --example quickstart` (pass another path as the first argument to
-//! record elsewhere).
+//! record elsewhere). With `HISTORY_POSTGRES_URL` set (`postgres://user@host/db`), it records
+//! into that PostgreSQL database instead (schema `history`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use history::{track_history, Event, EventType, Query, Recorder};
+use history_postgres::PostgresStore;
 use history_sqlite::SqliteStore;
 use serde::Serialize;
 
@@ -141,10 +143,19 @@ fn spec(id: u64, name: &str, instance_type: &str) -> VmSpec {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "history.db".into());
-    let recorder = Recorder::new(SqliteStore::open(&path)?)?;
+    let (recorder, path) = match std::env::var("HISTORY_POSTGRES_URL") {
+        Ok(url) => {
+            let store = PostgresStore::open(&url)?;
+            let shown = history::redact::scrub_url_credentials(&url).into_owned();
+            (Recorder::new(store)?, shown)
+        }
+        Err(_) => {
+            let path = std::env::args()
+                .nth(1)
+                .unwrap_or_else(|| "history.db".into());
+            (Recorder::new(SqliteStore::open(&path)?)?, path)
+        }
+    };
     let guard = history::init(recorder.clone())?;
     let run_started = history::now();
 
@@ -168,7 +179,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .query(&Query::new().since(run_started).oldest_first())?;
     print_table(&page.items);
     println!(
-        "\n{} events recorded by this run into {path} ({} in the file).\n",
+        "\n{} events recorded by this run into {path} ({} in all).\n",
         page.items.len(),
         recorder.store().count(&Query::new())?
     );
