@@ -15,6 +15,7 @@ mod background;
 mod codec;
 mod connections;
 mod error;
+mod feed;
 mod names;
 mod options;
 mod partitions;

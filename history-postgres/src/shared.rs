@@ -10,7 +10,6 @@ use crate::write::WriteSession;
 use crate::writers::Registration;
 
 /// An open store's state.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub connector: Connector,
     pub names: Names,
@@ -20,4 +19,16 @@ pub(crate) struct Shared {
     pub writer: Mutex<WriteSession>,
     pub me: Registration,
     pub spill: Option<std::path::PathBuf>,
+    /// The connection that `LISTEN`s for changes, once a follower waited.
+    pub listener: Mutex<Option<postgres::Client>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("connector", &self.connector)
+            .field("names", &self.names)
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
 }

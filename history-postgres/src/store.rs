@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use history::retention::{PurgeReport, Retention};
 use history::stats::{Stats, StatsQuery};
-use history::{Event, EventId, Filter, HistoryStore, Page, Query, StoreError};
+use std::time::Duration;
+
+use history::{
+    ChangePage, ChangeToken, Event, EventId, Filter, HistoryStore, Page, Query, StoreError,
+};
 use parking_lot::Mutex;
 
 use crate::background::Background;
@@ -20,7 +24,7 @@ use crate::query::{add_cursor, filter, order_by};
 use crate::shared::Shared;
 use crate::write::WriteSession;
 use crate::writers::{self, Registration};
-use crate::{retention, schema, stats, PostgresError};
+use crate::{feed, retention, schema, stats, PostgresError};
 
 /// Events in PostgreSQL: one history for many hosts.
 ///
@@ -129,6 +133,7 @@ impl PostgresStore {
             readers: Readers::new(options.readers),
             writer: Mutex::new(WriteSession::new(&names)),
             spill: options.spill.clone(),
+            listener: Mutex::new(None),
             connector,
             names,
             options,
@@ -184,6 +189,35 @@ impl PostgresStore {
             let rows = c.query(&format!("EXPLAIN {sql}"), &f.params())?;
             Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
         })
+    }
+
+    /// Waits until a change after `after` is committed (by any writer, on any host), at most
+    /// `timeout`; returns whether there is one. Woken by `NOTIFY`, so followers need not
+    /// poll: read it with [`changes_after`](HistoryStore::changes_after).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use history::HistoryStore;
+    ///
+    /// let store = history_postgres::PostgresStore::open("postgres://localhost/ops")?;
+    /// let mut after = store.latest_change()?; // follow from now
+    /// loop {
+    ///     if store.wait_for_change(after, Duration::from_secs(30))? {
+    ///         let page = store.changes_after(after, 1_000)?;
+    ///         for change in &page.changes {
+    ///             println!("{} {} {}", change.token, change.event.id, change.event.status);
+    ///         }
+    ///         after = page.next;
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_for_change(
+        &self,
+        after: ChangeToken,
+        timeout: Duration,
+    ) -> Result<bool, PostgresError> {
+        feed::wait(&self.shared, after, timeout)
     }
 
     fn stage(&self, batch: &[Event]) -> Result<(), PostgresError> {
@@ -309,5 +343,16 @@ impl HistoryStore for PostgresStore {
     fn purge(&self, policy: &Retention) -> Result<PurgeReport, StoreError> {
         policy.validate()?;
         Ok(retention::purge(&self.shared, policy)?)
+    }
+
+    /// Changes in commit order across every writer: numbers are taken under a lock held to
+    /// the commit (see the module `write`).
+    fn changes_after(&self, after: ChangeToken, limit: usize) -> Result<ChangePage, StoreError> {
+        history::feed::validate_limit(limit)?;
+        Ok(feed::changes_after(&self.shared, after, limit)?)
+    }
+
+    fn latest_change(&self) -> Result<ChangeToken, StoreError> {
+        Ok(feed::latest(&self.shared)?)
     }
 }
