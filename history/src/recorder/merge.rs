@@ -31,9 +31,12 @@ impl Hasher for IdHasher {
 
 pub(super) type IdMap = HashMap<EventId, usize, BuildHasherDefault<IdHasher>>;
 
-pub(super) fn merge_same_ids(batch: &mut Vec<Event>, last_of: &mut IdMap) {
+/// Keeps the record of each id that the stores would keep (in place, in order); returns how
+/// many of the records merged away were duplicates: at the same stage (both unfinished or
+/// both finished) as the record kept, rather than its earlier progress.
+pub(super) fn merge_same_ids(batch: &mut Vec<Event>, last_of: &mut IdMap) -> u64 {
     if batch.len() < 2 {
-        return;
+        return 0;
     }
     last_of.clear();
     last_of.reserve(batch.len());
@@ -51,7 +54,15 @@ pub(super) fn merge_same_ids(batch: &mut Vec<Event>, last_of: &mut IdMap) {
         }
     }
     if last_of.len() == batch.len() {
-        return;
+        return 0;
+    }
+    let mut duplicates = 0;
+    for (i, e) in batch.iter().enumerate() {
+        if let Some(&kept) = last_of.get(&e.id) {
+            if kept != i && batch[kept].status.is_terminal() == e.status.is_terminal() {
+                duplicates += 1;
+            }
+        }
     }
     let mut i = 0;
     batch.retain(|e| {
@@ -59,6 +70,7 @@ pub(super) fn merge_same_ids(batch: &mut Vec<Event>, last_of: &mut IdMap) {
         i += 1;
         keep
     });
+    duplicates
 }
 
 #[cfg(test)]
@@ -73,7 +85,11 @@ mod tests {
         let mut a2 = a.clone();
         a2.finish(EventStatus::Success);
         let mut batch = vec![a.clone(), b.clone(), a2.clone()];
-        merge_same_ids(&mut batch, &mut IdMap::default());
-        assert_eq!(batch, vec![b, a2]);
+        assert_eq!(merge_same_ids(&mut batch, &mut IdMap::default()), 0);
+        assert_eq!(batch, vec![b.clone(), a2.clone()]);
+        // The same final record twice, and a start resent: duplicates.
+        let mut batch = vec![a.clone(), a2.clone(), b.clone(), a2.clone(), b.clone()];
+        assert_eq!(merge_same_ids(&mut batch, &mut IdMap::default()), 2);
+        assert_eq!(batch, vec![a2, b]);
     }
 }

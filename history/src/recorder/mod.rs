@@ -9,6 +9,7 @@
 mod backtraces;
 mod builder;
 mod merge;
+mod metrics;
 mod origin;
 mod queue;
 mod retry;
@@ -106,6 +107,9 @@ pub struct RecorderStats {
     pub spilled: u64,
     /// Events moved from the spill file into the store.
     pub replayed: u64,
+    /// Records of an id given again at the same stage (the same final record twice, a start
+    /// resent) in one batch: merged away before the write, so the store keeps each event once.
+    pub duplicates: u64,
     /// Events in the spill file now, waiting for the store.
     pub spill_pending: u64,
     /// Events waiting in the queue now.
@@ -329,6 +333,7 @@ impl Recorder {
             batches: c.batches.load(Ordering::Relaxed),
             spilled: c.spilled.load(Ordering::Relaxed),
             replayed: c.replayed.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
             spill_pending,
             queued,
             queued_bytes,

@@ -48,6 +48,9 @@ pub(super) struct Counters {
     pub batches: AtomicU64,
     pub spilled: AtomicU64,
     pub replayed: AtomicU64,
+    /// Records merged away because another record of their id at the same stage was in the
+    /// same batch.
+    pub duplicates: AtomicU64,
 }
 
 /// Where a queued record waits: the queue's generation and the index in it.

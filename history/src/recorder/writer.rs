@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::merge::{merge_same_ids, IdMap};
+use super::metrics::Metrics;
 use super::origin::Origin;
 use super::queue::Shared;
 use super::retry::Retry;
@@ -56,6 +57,7 @@ pub(super) struct Writer {
     spare: Vec<Vec<Event>>,
     /// The host and service set on events that have none.
     origin: Origin,
+    metrics: Metrics,
 }
 
 /// How many emptied batch buffers the writer keeps for reuse.
@@ -106,6 +108,7 @@ impl Writer {
             last_of: IdMap::default(),
             spare: Vec::new(),
             origin,
+            metrics: Metrics::new(),
         }
     }
 
@@ -114,6 +117,7 @@ impl Writer {
         let _gone = GoneOnDrop(self.shared.clone());
         // Spill files found unreadable when the recorder opened them are reported now.
         self.after_spill_change();
+        self.metrics.health(&self.shared);
         let mut spare: Vec<Event> = Vec::with_capacity(self.shared.batch_size);
         while let Some(work) = self.next_work(&mut spare) {
             match work {
@@ -122,7 +126,10 @@ impl Writer {
                     self.replay();
                 }
                 Work::Batch(mut batch, upto, urgent) => {
-                    self.merge_same_ids(&mut batch);
+                    self.metrics.queue_depth(batch.len());
+                    let duplicates = merge_same_ids(&mut batch, &mut self.last_of);
+                    let counters = &self.shared.counters;
+                    counters.duplicates.fetch_add(duplicates, Ordering::Relaxed);
                     self.shared.backtraces.resolve(&mut batch);
                     self.origin.stamp(&mut batch);
                     if let Some(done) = self.deliver(batch, upto, urgent) {
@@ -131,6 +138,7 @@ impl Writer {
                     }
                 }
             }
+            self.metrics.health(&self.shared);
             if spare.capacity() == 0 {
                 spare = self
                     .spare
@@ -289,13 +297,17 @@ impl Writer {
             return;
         };
         let counters = &self.shared.counters;
-        match self.store.commit_staged() {
+        let started = self.metrics.start();
+        let committed = self.store.commit_staged();
+        self.metrics.commit_took(started);
+        match committed {
             Ok(()) => {
                 counters.written.fetch_add(group.events, Ordering::Relaxed);
                 counters
                     .batches
                     .fetch_add(group.staged.len() as u64, Ordering::Relaxed);
                 for mut batch in group.staged {
+                    self.metrics.committed(&batch);
                     self.shared.subscribers.publish_owned(&mut batch);
                     self.recycle(batch);
                 }
@@ -355,31 +367,36 @@ impl Writer {
     /// records refused with a permanent error (those are lost). On a transient error that
     /// outlasts the retries: the index of the first record not written, and the error.
     fn write(
-        &self,
+        &mut self,
         batch: &[Event],
         retry: bool,
         mut first: Option<StoreError>,
     ) -> Result<(), (usize, StoreError)> {
-        let counters = &self.shared.counters;
         let mut attempt = 0u32;
         loop {
             let e = match first.take() {
                 // Counted where it happened.
                 Some(e) => e,
-                None => match self.store.write_batch(batch) {
-                    Ok(()) => {
-                        counters
-                            .written
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                        counters.batches.fetch_add(1, Ordering::Relaxed);
-                        self.shared.subscribers.publish_copies(batch);
-                        return Ok(());
+                None => {
+                    let started = self.metrics.start();
+                    let written = self.store.write_batch(batch);
+                    self.metrics.commit_took(started);
+                    let counters = &self.shared.counters;
+                    match written {
+                        Ok(()) => {
+                            let n = batch.len() as u64;
+                            counters.written.fetch_add(n, Ordering::Relaxed);
+                            counters.batches.fetch_add(1, Ordering::Relaxed);
+                            self.metrics.committed(batch);
+                            self.shared.subscribers.publish_copies(batch);
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                            e
+                        }
                     }
-                    Err(e) => {
-                        counters.write_errors.fetch_add(1, Ordering::Relaxed);
-                        e
-                    }
-                },
+                }
             };
             if e.is_transient() {
                 if !retry || attempt >= self.retry.max_retries {
@@ -495,12 +512,5 @@ impl Writer {
         let mut st = self.shared.lock();
         st.lost += count;
         st.last_error = Some(error);
-    }
-
-    /// Keeps only the last record of each id (unless an earlier one is further along: see
-    /// [`Event::replaces`]), in place and in order: a call's in-progress
-    /// record and its final record in one batch cost one row write.
-    fn merge_same_ids(&mut self, batch: &mut Vec<Event>) {
-        merge_same_ids(batch, &mut self.last_of);
     }
 }
