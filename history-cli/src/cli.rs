@@ -106,6 +106,15 @@ pub(crate) enum Command {
   historyctl check
   historyctl check --repair --recover")]
     Check(CheckArgs),
+    /// Serve the web page and the JSON API over the file (read-only) on a local address.
+    #[command(after_help = "Examples:
+  historyctl serve                          # http://127.0.0.1:8080/
+  historyctl serve --addr 127.0.0.1:9000 --db /var/lib/app/history.db
+
+The page lists events with filters and updates live, shows an event's detail and trace,
+and charts statistics. It has no authentication: keep it on a loopback address, or put it
+behind your own proxy and authentication.")]
+    Serve(ServeArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   historyctl completions bash > ~/.local/share/bash-completion/completions/historyctl
@@ -267,6 +276,17 @@ pub(crate) struct CheckArgs {
     /// Mark in-progress events whose writer is gone as interrupted (writes).
     #[arg(long)]
     pub(crate) recover: bool,
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub(crate) addr: std::net::SocketAddr,
+    /// How often the live feed looks for new events, in milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub(crate) poll_interval_ms: u64,
 }
 
 /// `completions`.

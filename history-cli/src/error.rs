@@ -51,6 +51,14 @@ pub(crate) enum CliError {
     /// The file keeps no change feed (`tail`, `list --follow`).
     #[error("cannot follow: {0}")]
     Follow(String),
+    /// `serve` could not listen on its address.
+    #[error("cannot listen on {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Nothing matched and `--fail-if-empty` was given.
     #[error("nothing matched")]
     NothingMatched,

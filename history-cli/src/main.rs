@@ -48,6 +48,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Prune(args) => commands::prune::run(&cli.db, args, &mut out)?,
         Command::Diff(args) => commands::diff::run(&cli.db, args, &mut out)?,
         Command::Check(args) => commands::check::run(&cli.db, args, &mut out)?,
+        Command::Serve(args) => commands::serve::run(&cli.db, args, &mut out)?,
         Command::Completions(args) => commands::completions::run(args, &mut out)?,
     };
     out.flush()?;

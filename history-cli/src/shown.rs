@@ -2,90 +2,16 @@
 //! written by hand or by another tool may carry a secret under a secret-looking name or a
 //! password in a URL. Every event passes through [`redact`] before it is printed.
 
-use history::redact::{is_secret_name, scrub_url_credentials, REDACTED};
-use history::{ErrorInfo, Event, Json};
-use serde_json::Value;
+use history::redact::RedactionPolicy;
+use history::Event;
 
-/// `event` with secret-named labels and JSON keys (at any depth) replaced by `[redacted]`
-/// and URL passwords scrubbed from every string.
+/// `event` redacted under the default policy ([`RedactionPolicy::redact_event`]):
+/// secret-named labels and JSON members (at any depth) replaced by `[redacted]`, URL
+/// passwords scrubbed from every string.
 pub(crate) fn redact(event: &Event) -> Event {
     let mut e = event.clone();
-    for (name, value) in e.labels.iter_mut() {
-        if is_secret_name(name) {
-            *value = REDACTED.to_owned();
-        } else {
-            *value = scrub_url_credentials(value).into_owned();
-        }
-    }
-    e.parameters = redact_json(&e.parameters);
-    e.result = e.result.as_ref().map(redact_json);
-    e.execution = e.execution.as_ref().map(redact_json);
-    if let Some(error) = e.error.as_mut() {
-        redact_error(error);
-    }
-    e.correlation_id = e
-        .correlation_id
-        .map(|c| scrub_url_credentials(&c).into_owned());
+    RedactionPolicy::default().redact_event(&mut e);
     e
-}
-
-fn redact_error(error: &mut ErrorInfo) {
-    let scrub = |s: &mut String| *s = scrub_url_credentials(s).into_owned();
-    scrub(&mut error.message);
-    error.sources.iter_mut().for_each(scrub);
-    if let Some(d) = error.debug.as_mut() {
-        scrub(d);
-    }
-    if let Some(b) = error.backtrace.as_mut() {
-        scrub(b);
-    }
-}
-
-fn redact_json(json: &Json) -> Json {
-    let mut value = json.to_value();
-    if redact_value(&mut value) {
-        Json::from(value)
-    } else {
-        json.clone()
-    }
-}
-
-/// Redacts `value` in place; whether anything changed.
-fn redact_value(value: &mut Value) -> bool {
-    match value {
-        Value::Object(map) => {
-            let mut changed = false;
-            for (k, v) in map.iter_mut() {
-                if is_secret_name(k) && !is_redacted(v) {
-                    *v = Value::String(REDACTED.to_owned());
-                    changed = true;
-                } else {
-                    changed |= redact_value(v);
-                }
-            }
-            changed
-        }
-        Value::Array(items) => {
-            let mut changed = false;
-            for v in items.iter_mut() {
-                changed |= redact_value(v);
-            }
-            changed
-        }
-        Value::String(s) => match scrub_url_credentials(s) {
-            std::borrow::Cow::Owned(scrubbed) => {
-                *s = scrubbed;
-                true
-            }
-            std::borrow::Cow::Borrowed(_) => false,
-        },
-        _ => false,
-    }
-}
-
-/// A value that is already the marker (or empty) needs no change.
-fn is_redacted(v: &Value) -> bool {
-    matches!(v, Value::String(s) if s == REDACTED) || v.is_null()
 }
 
 #[cfg(test)]

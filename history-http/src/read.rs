@@ -5,6 +5,12 @@
 //! ([`tokio::task::spawn_blocking`]), so a handler awaiting it never blocks the runtime's
 //! worker threads. It is cheap to clone (one `Arc`).
 //!
+//! Every event it returns is redacted again under its [`RedactionPolicy`] (the default
+//! unless [`AsyncStore::redaction`] says otherwise): what a recorder stored is redacted
+//! already, but an event written by hand or by another tool may carry a secret under a
+//! secret name or a password in a URL, and nothing served should. [`AsyncStore::run`] gives
+//! the store itself, unredacted.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use history::{MemoryStore, Query};
@@ -22,6 +28,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use history::diff::EventDiff;
+use history::redact::RedactionPolicy;
 use history::stats::{Stats, StatsQuery};
 use history::{
     ChangePage, ChangeToken, Event, EventId, EventStatus, Filter, HistoryStore, Page, Query,
@@ -48,6 +55,7 @@ pub enum ReadError {
 #[derive(Clone)]
 pub struct AsyncStore {
     store: Arc<dyn HistoryStore>,
+    redaction: Arc<RedactionPolicy>,
 }
 
 impl fmt::Debug for AsyncStore {
@@ -58,13 +66,19 @@ impl fmt::Debug for AsyncStore {
 
 impl<S: HistoryStore> From<Arc<S>> for AsyncStore {
     fn from(store: Arc<S>) -> Self {
-        AsyncStore { store }
+        AsyncStore {
+            store,
+            redaction: Arc::default(),
+        }
     }
 }
 
 impl From<Arc<dyn HistoryStore>> for AsyncStore {
     fn from(store: Arc<dyn HistoryStore>) -> Self {
-        AsyncStore { store }
+        AsyncStore {
+            store,
+            redaction: Arc::default(),
+        }
     }
 }
 
@@ -73,6 +87,7 @@ impl From<&history::Recorder> for AsyncStore {
     fn from(recorder: &history::Recorder) -> Self {
         AsyncStore {
             store: recorder.store().clone(),
+            redaction: Arc::default(),
         }
     }
 }
@@ -81,6 +96,19 @@ impl AsyncStore {
     /// Reads `store` (an `Arc` of any store, or `recorder.store().clone()`).
     pub fn new(store: impl Into<AsyncStore>) -> AsyncStore {
         store.into()
+    }
+
+    /// Redacts the events it returns under `policy` instead of the default one (use the
+    /// recorder's policy when it names more secrets).
+    pub fn redaction(mut self, policy: RedactionPolicy) -> AsyncStore {
+        self.redaction = Arc::new(policy);
+        self
+    }
+
+    /// `event`, redacted under this store's policy.
+    fn shown(policy: &RedactionPolicy, mut event: Event) -> Event {
+        policy.redact_event(&mut event);
+        event
     }
 
     /// The synchronous store underneath.
@@ -103,13 +131,23 @@ impl AsyncStore {
 
     /// One page of events ([`HistoryStore::query`]).
     pub async fn query(&self, query: Query) -> Result<Page<Event>, ReadError> {
-        self.run(move |s| Ok(s.query(&query)?)).await
+        let policy = self.redaction.clone();
+        self.run(move |s| {
+            let mut page = s.query(&query)?;
+            page.items.iter_mut().for_each(|e| policy.redact_event(e));
+            Ok(page)
+        })
+        .await
     }
 
     /// The event `id` ([`ReadError::NotFound`] when there is none).
     pub async fn get(&self, id: EventId) -> Result<Event, ReadError> {
-        self.run(move |s| s.get(id)?.ok_or(ReadError::NotFound(id)))
-            .await
+        let policy = self.redaction.clone();
+        self.run(move |s| {
+            let event = s.get(id)?.ok_or(ReadError::NotFound(id))?;
+            Ok(Self::shown(&policy, event))
+        })
+        .await
     }
 
     /// How many events match ([`HistoryStore::count`]).
@@ -124,9 +162,10 @@ impl AsyncStore {
 
     /// The differences from event `old` to event `new` ([`history::diff::diff`]).
     pub async fn diff(&self, old: EventId, new: EventId) -> Result<EventDiff, ReadError> {
+        let policy = self.redaction.clone();
         self.run(move |s| {
-            let a = s.get(old)?.ok_or(ReadError::NotFound(old))?;
-            let b = s.get(new)?.ok_or(ReadError::NotFound(new))?;
+            let a = Self::shown(&policy, s.get(old)?.ok_or(ReadError::NotFound(old))?);
+            let b = Self::shown(&policy, s.get(new)?.ok_or(ReadError::NotFound(new))?);
             Ok(history::diff::diff(&a, &b))
         })
         .await
@@ -139,7 +178,15 @@ impl AsyncStore {
         after: ChangeToken,
         limit: usize,
     ) -> Result<ChangePage, ReadError> {
-        self.run(move |s| Ok(s.changes_after(after, limit)?)).await
+        let policy = self.redaction.clone();
+        self.run(move |s| {
+            let mut page = s.changes_after(after, limit)?;
+            for change in &mut page.changes {
+                policy.redact_event(&mut change.event);
+            }
+            Ok(page)
+        })
+        .await
     }
 
     /// The token of the newest committed change ([`HistoryStore::latest_change`]): where to
@@ -152,6 +199,7 @@ impl AsyncStore {
     /// same type and operation, and the same VM, credential and organization when `event`
     /// has them (else the same user, when it has one). `None` when there is none.
     pub async fn previous_success(&self, event: Event) -> Result<Option<Event>, ReadError> {
+        let policy = self.redaction.clone();
         self.run(move |s| {
             let mut q = Query::new()
                 .event_type(event.event_type.clone())
@@ -168,7 +216,8 @@ impl AsyncStore {
             if !subject {
                 q.filter.user_id.clone_from(&event.user_id);
             }
-            Ok(s.query(&q)?.items.into_iter().find(|e| e.id != event.id))
+            let found = s.query(&q)?.items.into_iter().find(|e| e.id != event.id);
+            Ok(found.map(|e| Self::shown(&policy, e)))
         })
         .await
     }

@@ -24,7 +24,6 @@ mod evaluate;
 mod follow;
 mod notification;
 mod notifier;
-mod redaction;
 mod rule;
 mod shared;
 pub mod sign;

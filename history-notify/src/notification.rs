@@ -6,8 +6,6 @@ use history::redact::RedactionPolicy;
 use history::{Event, EventId};
 use serde::{Deserialize, Serialize};
 
-use crate::redaction::{redact_json, redact_text};
-
 /// Most event ids one grouped notification lists besides its first event (`count` still
 /// counts every one).
 pub const MAX_GROUPED_IDS: usize = 100;
@@ -94,7 +92,7 @@ impl Notification {
         now: DateTime<Utc>,
     ) -> Notification {
         let mut json = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
-        redact_json(policy, &mut json);
+        policy.redact_value(&mut json);
         let mut n = Notification {
             key: Notification::key_for(rule, event.id),
             rule: rule.to_owned(),
@@ -155,7 +153,7 @@ impl Notification {
                 None => format!("{}: {what}", self.rule),
             },
         };
-        redact_text(&line)
+        history::redact::scrub_url_credentials(&line).into_owned()
     }
 }
 

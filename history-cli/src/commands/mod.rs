@@ -8,6 +8,7 @@ pub(crate) mod events;
 pub(crate) mod export;
 pub(crate) mod list;
 pub(crate) mod prune;
+pub(crate) mod serve;
 pub(crate) mod show;
 pub(crate) mod stats;
 pub(crate) mod tail;

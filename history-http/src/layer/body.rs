@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use history::redact::{is_secret_name, scrub_url_credentials, REDACTED};
+use history::redact::scrub_url_credentials;
 use http_body::{Body, Frame, SizeHint};
 use serde_json::Value;
 
@@ -122,26 +122,10 @@ pub(crate) fn captured(bytes: &[u8], total: u64, content_type: Option<&str>) -> 
     }))
 }
 
-/// Redacts members with secret names at every depth, and URL passwords in every string.
+/// Redacts members with secret names at every depth, and URL passwords in every string
+/// ([`RedactionPolicy::redact_value`] under the default policy).
 pub(crate) fn redact_json(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (key, v) in map.iter_mut() {
-                if is_secret_name(key) {
-                    *v = Value::from(REDACTED);
-                } else {
-                    redact_json(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact_json),
-        Value::String(s) => {
-            if let std::borrow::Cow::Owned(scrubbed) = scrub_url_credentials(s) {
-                *s = scrubbed;
-            }
-        }
-        _ => {}
-    }
+    history::redact::RedactionPolicy::default().redact_value(value);
 }
 
 #[cfg(test)]

@@ -1,10 +1,7 @@
 //! [`Capturing`]: what one recorder's tracked calls capture — the redaction policy and the
 //! size caps — and the markers written in place of what does not fit.
 
-use std::borrow::Cow;
-
-use super::serializer::{self, State};
-use super::{RedactionPolicy, REDACTED};
+use super::RedactionPolicy;
 use crate::{ErrorInfo, Event, Json};
 
 /// Default cap on a captured value (parameters, result, execution), in bytes of JSON text.
@@ -95,65 +92,10 @@ impl Capturing {
 }
 
 impl Capturing {
-    /// Redacts an event built by hand ([`Recorder::record`](crate::Recorder::record)): the
-    /// same rules a tracked call applies while capturing, here as one streaming pass over each
-    /// document (parameters, result, execution), the labels and the error texts.
+    /// Redacts an event built by hand ([`Recorder::record`](crate::Recorder::record)) under
+    /// this recorder's policy: see [`RedactionPolicy::redact_event`].
     pub(crate) fn redact_event(&self, event: &mut Event) {
-        for doc in std::iter::once(&mut event.parameters)
-            .chain(event.result.as_mut())
-            .chain(event.execution.as_mut())
-        {
-            if let Some(clean) = self.redact_json(doc) {
-                *doc = clean;
-            }
-        }
-        for (key, value) in event.labels.iter_mut() {
-            if self.policy.is_secret(key) {
-                if value != REDACTED {
-                    *value = REDACTED.to_owned();
-                }
-            } else {
-                super::scrub_string(value);
-            }
-        }
-        if let Some(error) = &mut event.error {
-            if let Some(debug) = &mut error.debug {
-                if let Cow::Owned(clean) = super::redact_debug(debug, &self.policy) {
-                    *debug = clean;
-                }
-            }
-            let texts = std::iter::once(&mut error.message)
-                .chain(error.sources.iter_mut())
-                .chain(error.debug.iter_mut())
-                .chain(error.backtrace.iter_mut());
-            for text in texts {
-                super::scrub_string(text);
-            }
-        }
-    }
-
-    /// `doc` redacted, when that changes it.
-    fn redact_json(&self, doc: &Json) -> Option<Json> {
-        let text = doc.as_str();
-        // Without a string there is no name and no URL to redact: `{}`, numbers, `null`.
-        if !text.contains('"') {
-            return None;
-        }
-        let state = State {
-            policy: &self.policy,
-            secrets: None,
-        };
-        let mut out = Vec::with_capacity(text.len());
-        let mut de = serde_json::Deserializer::from_str(text);
-        let transcoder = serde_transcode::Transcoder::new(&mut de);
-        serializer::serialize(
-            &transcoder,
-            &mut serde_json::Serializer::new(&mut out),
-            &state,
-        )
-        .ok()?;
-        let clean = std::str::from_utf8(&out).ok()?;
-        (clean != text).then(|| Json::from_trusted_str(clean))
+        self.policy.redact_event(event);
     }
 }
 

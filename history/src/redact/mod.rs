@@ -39,6 +39,7 @@ mod limits;
 mod names;
 mod redactor;
 pub(crate) mod serializer;
+mod stored;
 mod url;
 
 use std::cell::Cell;
