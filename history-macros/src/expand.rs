@@ -426,7 +426,7 @@ impl Gen<'_> {
 fn return_type_hint(output: &ReturnType) -> TokenStream {
     let mut ty = match output {
         ReturnType::Type(_, ty) => (**ty).clone(),
-        // A body that only diverges (`todo!()`) still returns `()`.
+        // A body that only diverges (a `todo` or `panic` macro call) still returns `()`.
         ReturnType::Default => syn::parse_quote!(()),
     };
     ImplToInfer.visit_type_mut(&mut ty);
