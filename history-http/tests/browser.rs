@@ -6,19 +6,17 @@
 //! (set by `.ci/run`), which makes it fail instead.
 
 mod common;
+mod webdriver;
 
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use common::{serve, sqlite};
-use fantoccini::wd::WebDriverCompatibleCommand;
-use fantoccini::{Client, ClientBuilder, Locator};
 use history::{ErrorInfo, Event, EventStatus, EventType, HistoryStore};
 use history_http::HistoryApi;
 use serde_json::{json, Value};
+use webdriver::{Driver, Session};
 
 fn binary(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
@@ -40,91 +38,33 @@ fn browser() -> Result<(PathBuf, PathBuf), String> {
     Ok((chromium, driver))
 }
 
-/// Kills chromedriver (and with it the browser it started) when the test ends.
-struct Driver(Child);
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_driver(path: &PathBuf) -> (Driver, String) {
-    let port = free_port();
-    let child = Command::new(path)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let driver = Driver(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (driver, format!("http://127.0.0.1:{port}"))
-}
-
-/// `POST /session/{id}/se/log {"type": "browser"}`: the console's entries since last asked
-/// (chromedriver's logging extension).
-#[derive(Debug)]
-struct BrowserLog;
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
-    }
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
-    }
-}
-
 /// Polls `script` (a JS expression) until it is true.
-async fn wait_for(c: &Client, what: &str, script: &str) {
+fn wait_for(c: &Session, what: &str, script: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let v = c
-            .execute(&format!("return !!({script});"), vec![])
-            .await
-            .unwrap();
+        let v = c.execute(&format!("return !!({script});")).unwrap();
         if v == Value::Bool(true) {
             return;
         }
         if Instant::now() > deadline {
             let body = c
-                .execute("return document.body.innerText;", vec![])
-                .await
+                .execute("return document.body.innerText;")
                 .unwrap_or_default();
             panic!("timed out waiting for {what} ({script}); the page shows: {body}");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-async fn js(c: &Client, script: &str) -> Value {
-    c.execute(script, vec![]).await.unwrap()
+fn js(c: &Session, script: &str) -> Value {
+    c.execute(script).unwrap()
 }
 
 const SCRIPT_PAYLOAD: &str = "<script>window.__pwned = 1</script>";
 const IMG_PAYLOAD: &str = "<img src=x onerror=\"window.__pwned = 2\">";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_lists_filters_opens_and_follows_events_safely() {
+#[test]
+fn the_page_lists_filters_opens_and_follows_events_safely() {
     let (chromium, driver_path) = match browser() {
         Ok(found) => found,
         Err(why) => {
@@ -168,17 +108,24 @@ async fn the_page_lists_filters_opens_and_follows_events_safely() {
     seeded.push(hostile.clone());
     db.store.write_batch(&seeded).unwrap();
 
-    let api = HistoryApi::new(db.store.clone()).poll_interval(Duration::from_millis(100));
-    let app = Router::new().nest("/history", api.router());
-    let addr = serve(app).await;
+    // The server runs on its own runtime; the test drives the browser from this thread with
+    // blocking WebDriver calls.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = rt.block_on(async {
+        let api = HistoryApi::new(db.store.clone()).poll_interval(Duration::from_millis(100));
+        serve(Router::new().nest("/history", api.router())).await
+    });
     let page = format!("http://{addr}/history");
 
-    let (_driver, webdriver) = start_driver(&driver_path);
+    let driver = Driver::start(&driver_path);
     let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
             "binary": chromium,
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -186,39 +133,25 @@ async fn the_page_lists_filters_opens_and_follows_events_safely() {
                 "--disable-dev-shm-usage",
                 format!("--user-data-dir={}", profile.path().display()),
             ],
-        }),
-    );
-    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let c = ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&webdriver)
-        .await
-        .expect("a WebDriver session");
+        },
+        "goog:loggingPrefs": {"browser": "ALL"},
+    });
+    let c = driver.session(caps).expect("a WebDriver session");
 
     // Load: every event is listed.
-    c.goto(&page).await.unwrap();
+    c.goto(&page).unwrap();
     wait_for(
         &c,
         "the list",
         "document.querySelectorAll('#events tbody tr').length === 7",
-    )
-    .await;
+    );
     // A sentinel that a reload would clear.
-    js(&c, "window.__sentinel = 'still here'; return null;").await;
+    js(&c, "window.__sentinel = 'still here'; return null;");
 
     // Filter: only the failed one.
-    let status = c
-        .find(Locator::Css("#filters select[name=status]"))
-        .await
-        .unwrap();
-    status.select_by_value("failed").await.unwrap();
-    c.find(Locator::Id("apply"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let status = c.find("#filters select[name=status]").unwrap();
+    c.select_by_value(&status, "failed").unwrap();
+    c.click(&c.find("#apply").unwrap()).unwrap();
     wait_for(
         &c,
         "the filtered list",
@@ -227,8 +160,7 @@ async fn the_page_lists_filters_opens_and_follows_events_safely() {
              document.querySelector('#events tbody tr').dataset.id === '{}'",
             failed.id
         ),
-    )
-    .await;
+    );
 
     // A new event appears without reloading, when it matches the filter…
     let live = Event::builder(EventType::VmDelete, "vm::delete_live")
@@ -244,15 +176,14 @@ async fn the_page_lists_filters_opens_and_follows_events_safely() {
             "document.querySelector('#events tbody tr[data-id=\"{}\"]') !== null",
             live.id
         ),
-    )
-    .await;
+    );
     // …and one that does not match stays out.
     let other = Event::builder(EventType::VmStart, "vm::start")
         .status(EventStatus::Success)
         .build()
         .unwrap();
     db.store.write_batch(std::slice::from_ref(&other)).unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    std::thread::sleep(Duration::from_millis(600));
     assert_eq!(
         js(
             &c,
@@ -260,23 +191,17 @@ async fn the_page_lists_filters_opens_and_follows_events_safely() {
                 "return document.querySelector('#events tbody tr[data-id=\"{}\"]') === null;",
                 other.id
             )
-        )
-        .await,
+        ),
         Value::Bool(true)
     );
     assert_eq!(
-        js(&c, "return window.__sentinel;").await,
+        js(&c, "return window.__sentinel;"),
         json!("still here"),
         "no reload"
     );
 
     // Clear the filter; open the hostile event from the list.
-    c.find(Locator::Id("clear"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.click(&c.find("#clear").unwrap()).unwrap();
     wait_for(
         &c,
         "the whole list again",
@@ -284,34 +209,25 @@ async fn the_page_lists_filters_opens_and_follows_events_safely() {
             "document.querySelector('#events tbody tr[data-id=\"{}\"]') !== null",
             hostile.id
         ),
-    )
-    .await;
-    c.find(Locator::Css(&format!(
-        "#events tbody tr[data-id=\"{}\"] a",
-        hostile.id
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    );
+    let link = c
+        .find(&format!("#events tbody tr[data-id=\"{}\"] a", hostile.id))
+        .unwrap();
+    c.click(&link).unwrap();
     wait_for(
         &c,
         "the detail",
         "document.getElementById('detail-title') !== null",
-    )
-    .await;
+    );
     wait_for(
         &c,
         "the trace",
         "document.querySelector('#trace ul.tree') !== null",
-    )
-    .await;
+    );
     let text = js(
         &c,
         "return document.getElementById('view-detail').textContent;",
-    )
-    .await;
+    );
     let text = text.as_str().unwrap();
     assert!(
         text.contains(SCRIPT_PAYLOAD),
@@ -325,56 +241,43 @@ async fn the_page_lists_filters_opens_and_follows_events_safely() {
         js(
             &c,
             "return document.querySelectorAll('#main script, #main img, #main [onerror]').length;"
-        )
-        .await,
+        ),
         json!(0),
         "no element was made from the payloads"
     );
-    assert_eq!(
-        js(&c, "return typeof window.__pwned;").await,
-        json!("undefined")
-    );
+    assert_eq!(js(&c, "return typeof window.__pwned;"), json!("undefined"));
 
     // The failed event's detail shows its error chain as text.
-    c.goto(&format!("{page}#/events/{}", failed.id))
-        .await
-        .unwrap();
+    c.goto(&format!("{page}#/events/{}", failed.id)).unwrap();
     wait_for(
         &c,
         "the error chain",
         "document.querySelector('#error-chain li') !== null",
-    )
-    .await;
+    );
     assert_eq!(
         js(
             &c,
             "return document.querySelector('#error-chain li').textContent;"
-        )
-        .await,
+        ),
         json!("no VM with id 99 <b>bold</b>")
     );
 
     // Statistics draw their charts.
-    c.goto(&format!("{page}#/stats")).await.unwrap();
+    c.goto(&format!("{page}#/stats")).unwrap();
     wait_for(
         &c,
         "the charts",
         "document.querySelector('#chart-rate svg rect.bar') !== null",
-    )
-    .await;
+    );
     wait_for(
         &c,
         "the per-type table",
         "document.querySelectorAll('#stats-types tbody tr').length >= 3",
-    )
-    .await;
+    );
 
     // The console has no errors (CSP violations and failed loads are errors too).
-    let log = c.issue_cmd(BrowserLog).await.unwrap();
-    let errors: Vec<&Value> = log
-        .as_array()
-        .map(|entries| entries.iter().filter(|e| e["level"] == "SEVERE").collect())
-        .unwrap_or_default();
+    let log = c.browser_log().unwrap();
+    let errors: Vec<&Value> = log.iter().filter(|e| e["level"] == "SEVERE").collect();
     assert!(errors.is_empty(), "console errors: {errors:#?}");
-    c.close().await.unwrap();
+    c.close().unwrap();
 }
