@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use history::{
-    ErrorInfo, Event, EventId, EventStatus, EventType, Json, SubjectId, TerraformStatus,
+    ErrorInfo, Event, EventId, EventStatus, EventType, Json, SubjectId, TerraformStatus, W3cSpanId,
+    W3cTraceId,
 };
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
@@ -18,7 +19,10 @@ use crate::PostgresError;
 pub(crate) const COLUMNS: &str = "id, started_at, event_type, status, finished_at, duration_us, \
     operation, user_id, vm_id, credential_id, organization_id, parent_id, trace_id, \
     correlation_id, host, service, labels, parameters, result, error, terraform_status, \
-    execution";
+    execution, external_trace_id, external_span_id";
+
+/// How many columns [`COLUMNS`] names.
+pub(crate) const COLUMN_COUNT: usize = 24;
 
 /// The staging table, one per writer session: batches are copied into it, then upserted into
 /// `events` in one statement. JSON stays text here; the upsert casts it.
@@ -27,7 +31,8 @@ pub(crate) const CREATE_STAGING: &str = "CREATE TEMP TABLE IF NOT EXISTS history
     finished_at timestamptz, duration_us bigint, operation text, user_id text, vm_id text,
     credential_id text, organization_id text, parent_id uuid, trace_id uuid,
     correlation_id text, host text, service text, labels text, parameters text, result text,
-    error text, terraform_status text, execution text, writer uuid
+    error text, terraform_status text, execution text, writer uuid, external_trace_id bytea,
+    external_span_id bytea
 ) ON COMMIT DELETE ROWS";
 
 /// `COPY` into the staging table, binary.
@@ -59,6 +64,8 @@ pub(crate) const STAGING_TYPES: &[Type] = &[
     Type::TEXT,
     Type::TEXT,
     Type::UUID,
+    Type::BYTEA,
+    Type::BYTEA,
 ];
 
 /// A duration in microseconds (saturating).
@@ -104,7 +111,9 @@ pub(crate) fn copy_row(
     );
     let operation: &str = &e.operation;
     let writer = (!e.status.is_terminal()).then_some(writer);
-    let row: [&(dyn ToSql + Sync); 24] = [
+    let external_trace = e.external_trace_id.as_ref().map(|id| &id.as_bytes()[..]);
+    let external_span = e.external_span_id.as_ref().map(|id| &id.as_bytes()[..]);
+    let row: [&(dyn ToSql + Sync); 26] = [
         &ord,
         e.id.as_uuid(),
         &e.started_at,
@@ -129,6 +138,8 @@ pub(crate) fn copy_row(
         &e.terraform_status.map(|s| s.as_str()),
         &e.execution.as_ref().map(Json::as_str),
         &writer,
+        &external_trace,
+        &external_span,
     ];
     out.write(&row)?;
     Ok(())
@@ -165,6 +176,26 @@ fn json_at(row: &Row, idx: usize) -> Result<Option<Json>, PostgresError> {
 
 fn id_at(row: &Row, idx: usize) -> Result<Option<EventId>, PostgresError> {
     Ok(row.try_get::<_, Option<Uuid>>(idx)?.map(EventId::from_uuid))
+}
+
+/// An external (W3C) id of `N` bytes; all zeros or another length is corruption.
+fn w3c_at<const N: usize, T>(
+    row: &Row,
+    idx: usize,
+    column: &str,
+    make: fn([u8; N]) -> Option<T>,
+) -> Result<Option<T>, PostgresError> {
+    match row.try_get::<_, Option<&[u8]>>(idx)? {
+        None => Ok(None),
+        Some(b) => {
+            let bytes: [u8; N] = b
+                .try_into()
+                .map_err(|_| corrupt(column, format!("not {N} bytes")))?;
+            make(bytes)
+                .map(Some)
+                .ok_or_else(|| corrupt(column, "all zeros"))
+        }
+    }
 }
 
 /// Reads an event from a row selected with [`COLUMNS`] (from column `at` on).
@@ -218,6 +249,8 @@ pub(crate) fn read_event(row: &Row) -> Result<Event, PostgresError> {
         parent_id: id_at(row, 11)?,
         trace_id: id_at(row, 12)?,
         correlation_id: row.try_get(13)?,
+        external_trace_id: w3c_at(row, 22, "external_trace_id", W3cTraceId::from_bytes)?,
+        external_span_id: w3c_at(row, 23, "external_span_id", W3cSpanId::from_bytes)?,
         terraform_status,
         execution: json_at(row, 21)?,
     })

@@ -9,7 +9,7 @@ use history::{Change, ChangePage, ChangeToken};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 
-use crate::codec::{read_event, COLUMNS};
+use crate::codec::{read_event, COLUMNS, COLUMN_COUNT};
 use crate::shared::Shared;
 use crate::PostgresError;
 
@@ -30,7 +30,7 @@ pub(crate) fn changes_after(
     })?;
     let mut changes = Vec::with_capacity(rows.len());
     for row in &rows {
-        let seq: i64 = row.try_get(22)?;
+        let seq: i64 = row.try_get(COLUMN_COUNT)?;
         changes.push(Change::new(
             ChangeToken::from_seq(seq.max(0) as u64),
             read_event(row)?,

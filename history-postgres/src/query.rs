@@ -92,6 +92,14 @@ pub(crate) fn filter(q: &Filter) -> Where {
             f.and(&format!("{column} = {p}"));
         }
     }
+    if let Some(id) = &q.external_trace_id {
+        let p = f.bind(id.as_bytes().to_vec());
+        f.and(&format!("external_trace_id = {p}"));
+    }
+    if let Some(id) = &q.external_span_id {
+        let p = f.bind(id.as_bytes().to_vec());
+        f.and(&format!("external_span_id = {p}"));
+    }
     for (column, value) in [
         ("correlation_id", &q.correlation_id),
         ("operation", &q.operation),

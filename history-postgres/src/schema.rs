@@ -17,22 +17,23 @@ struct Migration {
 }
 
 /// Migration `i` takes the schema from version `i` to `i + 1`. Never edit a released one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    description: "events partitioned by start time, writers, change sequence",
-    // Events are range-partitioned on their start time (partitions are created by the
-    // writers, `partitions.rs`; the default partition catches anything else). The key is
-    // (id, started_at) because a partitioned table's unique keys must hold the partition
-    // key; the records of one call share its start time. Subject ids are jsonb, so 1 and
-    // "1" stay different subjects. `change_seq` is the event's place in the change feed,
-    // taken in commit order (`write.rs`); `writer` names the store instance that wrote an
-    // unfinished event (crash recovery, `writers.rs`).
-    //
-    // Indexes follow the query model: time order with the id as tie-break (every page and
-    // its keyset cursor), a user's, a VM's and a host's events by time, type and status by
-    // time, the sparse tree, trace and correlation ids, labels by containment, failed
-    // events by time (error-text search scans only those), the change feed, and the
-    // unfinished events of each writer.
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        description: "events partitioned by start time, writers, change sequence",
+        // Events are range-partitioned on their start time (partitions are created by the
+        // writers, `partitions.rs`; the default partition catches anything else). The key is
+        // (id, started_at) because a partitioned table's unique keys must hold the partition
+        // key; the records of one call share its start time. Subject ids are jsonb, so 1 and
+        // "1" stay different subjects. `change_seq` is the event's place in the change feed,
+        // taken in commit order (`write.rs`); `writer` names the store instance that wrote an
+        // unfinished event (crash recovery, `writers.rs`).
+        //
+        // Indexes follow the query model: time order with the id as tie-break (every page and
+        // its keyset cursor), a user's, a VM's and a host's events by time, type and status by
+        // time, the sparse tree, trace and correlation ids, labels by containment, failed
+        // events by time (error-text search scans only those), the change feed, and the
+        // unfinished events of each writer.
+        sql: r#"
 CREATE TABLE {s}.settings (
     key   text PRIMARY KEY,
     value text NOT NULL
@@ -89,7 +90,21 @@ CREATE TABLE {s}.writers (
     heartbeat_at timestamptz NOT NULL DEFAULT now()
 );
 "#,
-}];
+    },
+    Migration {
+        description: "external (W3C) trace and span ids",
+        // 16 and 8 bytes; sparse, so partial indexes (a filter on either is a lookup, and
+        // events without them cost nothing).
+        sql: r#"
+ALTER TABLE {s}.events ADD COLUMN external_trace_id bytea;
+ALTER TABLE {s}.events ADD COLUMN external_span_id bytea;
+CREATE INDEX events_by_external_trace ON {s}.events (external_trace_id)
+    WHERE external_trace_id IS NOT NULL;
+CREATE INDEX events_by_external_span ON {s}.events (external_span_id)
+    WHERE external_span_id IS NOT NULL;
+"#,
+    },
+];
 
 /// Brings the schema to [`SCHEMA_VERSION`] in one transaction, under a lock so that hosts
 /// opening at once take turns. Checks first, changing nothing when refusing. Records the

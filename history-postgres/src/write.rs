@@ -55,12 +55,12 @@ fn upsert_sql(names: &Names) -> String {
         "INSERT INTO {{s}}.events AS e (id, started_at, event_type, status, finished_at, \
          duration_us, operation, user_id, vm_id, credential_id, organization_id, parent_id, \
          trace_id, correlation_id, host, service, labels, parameters, result, error, \
-         terraform_status, execution, writer, change_seq) \
+         terraform_status, execution, writer, change_seq, external_trace_id, external_span_id) \
          SELECT id, started_at, event_type, status, finished_at, duration_us, operation, \
          user_id::jsonb, vm_id::jsonb, credential_id::jsonb, organization_id::jsonb, \
          parent_id, trace_id, correlation_id, host, service, labels::jsonb, \
          parameters::jsonb, result::jsonb, error::jsonb, terraform_status, execution::jsonb, \
-         writer, nextval('{{s}}.changes') \
+         writer, nextval('{{s}}.changes'), external_trace_id, external_span_id \
          FROM (SELECT DISTINCT ON (id, started_at) * FROM pg_temp.history_staging w \
                ORDER BY {WINNER_ORDER}) w \
          ON CONFLICT (id, started_at) DO UPDATE SET event_type = excluded.event_type, \
@@ -73,7 +73,9 @@ fn upsert_sql(names: &Names) -> String {
          service = excluded.service, labels = excluded.labels, \
          parameters = excluded.parameters, result = excluded.result, error = excluded.error, \
          terraform_status = excluded.terraform_status, execution = excluded.execution, \
-         writer = excluded.writer, change_seq = excluded.change_seq \
+         writer = excluded.writer, change_seq = excluded.change_seq, \
+         external_trace_id = excluded.external_trace_id, \
+         external_span_id = excluded.external_span_id \
          WHERE {REPLACES}"
     ))
 }

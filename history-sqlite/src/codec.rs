@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use history::{
-    ErrorInfo, Event, EventId, EventStatus, EventType, Json, SubjectId, TerraformStatus,
+    ErrorInfo, Event, EventId, EventStatus, EventType, Json, SubjectId, TerraformStatus, W3cSpanId,
+    W3cTraceId,
 };
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::Row;
@@ -15,18 +16,20 @@ use crate::SqliteError;
 /// The columns of `events`, in the order [`read_event`] expects and [`UPSERT`] binds.
 pub(crate) const COLUMNS: &str = "id, started_at, event_type, status, finished_at, duration_us, \
     operation, user_id, vm_id, credential_id, organization_id, parent_id, trace_id, \
-    correlation_id, labels, parameters, result, error, terraform_status, execution, host, service";
+    correlation_id, labels, parameters, result, error, terraform_status, execution, host, service, \
+    external_trace_id, external_span_id";
 
 /// How many columns [`COLUMNS`] names.
-pub(crate) const COLUMN_COUNT: usize = 22;
+pub(crate) const COLUMN_COUNT: usize = 24;
 
 macro_rules! insert_head {
     () => {
         "INSERT INTO events (id, started_at, event_type, status, \
     finished_at, duration_us, operation, user_id, vm_id, credential_id, organization_id, \
     parent_id, trace_id, correlation_id, labels, parameters, result, error, terraform_status, \
-    execution, host, service, owner, change_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-    ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+    execution, host, service, owner, change_seq, external_trace_id, external_span_id) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+    ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
     };
 }
 
@@ -47,7 +50,8 @@ pub(crate) const UPSERT: &str = concat!(
     parameters = excluded.parameters, result = excluded.result, error = excluded.error, \
     terraform_status = excluded.terraform_status, execution = excluded.execution, \
     host = excluded.host, service = excluded.service, owner = excluded.owner, \
-    change_seq = excluded.change_seq \
+    change_seq = excluded.change_seq, external_trace_id = excluded.external_trace_id, \
+    external_span_id = excluded.external_span_id \
     WHERE (CASE excluded.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
         WHEN 'interrupted' THEN 2 ELSE 3 END) \
       > (CASE events.status WHEN 'pending' THEN 0 WHEN 'in_progress' THEN 1 \
@@ -134,6 +138,8 @@ pub(crate) fn write(
         e.service,
         (!e.status.is_terminal()).then_some(&owner[..]),
         change_seq,
+        e.external_trace_id.as_ref().map(|id| &id.as_bytes()[..]),
+        e.external_span_id.as_ref().map(|id| &id.as_bytes()[..]),
     ])?;
     Ok(n)
 }
@@ -148,6 +154,27 @@ fn id_at(row: &Row<'_>, idx: usize, column: &str) -> Result<Option<EventId>, Sql
         ValueRef::Blob(b) => {
             let bytes: [u8; 16] = b.try_into().map_err(|_| corrupt(column, "not 16 bytes"))?;
             Ok(Some(EventId::from_bytes(bytes)))
+        }
+        _ => Err(corrupt(column, "not a blob")),
+    }
+}
+
+/// An external (W3C) id of `N` bytes; all zeros or another length is corruption.
+fn w3c_at<const N: usize, T>(
+    row: &Row<'_>,
+    idx: usize,
+    column: &str,
+    make: fn([u8; N]) -> Option<T>,
+) -> Result<Option<T>, SqliteError> {
+    match row.get_ref(idx)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Blob(b) => {
+            let bytes: [u8; N] = b
+                .try_into()
+                .map_err(|_| corrupt(column, format!("not {N} bytes")))?;
+            make(bytes)
+                .map(Some)
+                .ok_or_else(|| corrupt(column, "all zeros"))
         }
         _ => Err(corrupt(column, "not a blob")),
     }
@@ -232,6 +259,8 @@ pub(crate) fn read_event(row: &Row<'_>) -> Result<Event, SqliteError> {
         parent_id: id_at(row, 11, "parent_id")?,
         trace_id: id_at(row, 12, "trace_id")?,
         correlation_id: row.get(13)?,
+        external_trace_id: w3c_at(row, 22, "external_trace_id", W3cTraceId::from_bytes)?,
+        external_span_id: w3c_at(row, 23, "external_span_id", W3cSpanId::from_bytes)?,
         terraform_status,
         execution: json_at(row, 19, "execution")?,
     })

@@ -81,6 +81,14 @@ pub(crate) fn filter(q: &Filter) -> Where {
              OR (id = {p} AND trace_id = id))"
         ));
     }
+    if let Some(id) = &q.external_trace_id {
+        let p = f.bind(Value::Blob(id.as_bytes().to_vec()));
+        f.and(&format!("external_trace_id = {p}"));
+    }
+    if let Some(id) = &q.external_span_id {
+        let p = f.bind(Value::Blob(id.as_bytes().to_vec()));
+        f.and(&format!("external_span_id = {p}"));
+    }
     if let Some(c) = &q.correlation_id {
         let p = f.bind(Value::Text(c.clone()));
         f.and(&format!("correlation_id = {p}"));

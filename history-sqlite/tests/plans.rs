@@ -73,3 +73,28 @@ fn a_trace_is_its_root_by_primary_key_and_the_rest_by_the_trace_index() {
     assert!(plan.contains("sqlite_autoindex_events_1"), "{plan}");
     assert!(!plan.contains("SCAN events"), "{plan}");
 }
+
+#[test]
+fn external_trace_and_span_filters_use_their_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = analyzed_store(&dir);
+    let data = sample_events(3000, 11);
+    let with_span = data.iter().find(|e| e.external_span_id.is_some()).unwrap();
+    for (q, index) in [
+        (
+            Query::new().external_trace_id(with_span.external_trace_id.unwrap()),
+            "events_by_external_trace",
+        ),
+        (
+            Query::new().external_span_id(with_span.external_span_id.unwrap()),
+            "events_by_external_span",
+        ),
+    ] {
+        let plan = store.explain(&q).unwrap().join("\n");
+        assert!(plan.contains(&format!("INDEX {index}")), "{q:?}:\n{plan}");
+        assert!(!plan.contains("SCAN events"), "{plan}");
+        let expected = data.iter().filter(|e| q.matches(e)).count() as u64;
+        assert!(expected > 0);
+        assert_eq!(store.count(&q).unwrap(), expected, "{q:?}");
+    }
+}

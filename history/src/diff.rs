@@ -103,6 +103,8 @@ pub fn diff(old: &Event, new: &Event) -> EventDiff {
             "result",
             "parent_id",
             "trace_id",
+            "external_trace_id",
+            "external_span_id",
         ] {
             v.remove(skip);
         }

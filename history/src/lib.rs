@@ -66,7 +66,7 @@ pub use default_recorder::{current, init, set_default, with_default, DefaultGuar
 pub use error::Error;
 pub use event::{
     now, ErrorInfo, Event, EventBuilder, EventId, EventStatus, EventType, SubjectId,
-    TerraformStatus,
+    TerraformStatus, W3cSpanId, W3cTraceId,
 };
 pub use feed::{Change, ChangePage, ChangeToken};
 pub use json::Json;

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::event::{ErrorInfo, Event, EventId, EventStatus, EventType, SubjectId};
+use crate::event::{
+    ErrorInfo, Event, EventId, EventStatus, EventType, SubjectId, W3cSpanId, W3cTraceId,
+};
 use crate::Json;
 
 /// A small, fast, reproducible pseudo-random generator (xorshift64*), so the suite needs no
@@ -148,6 +150,13 @@ pub fn sample_events(n: usize, seed: u64) -> Vec<Event> {
         }
         if i % 5 != 0 {
             e.service = Some(["api", "worker"][i % 2].to_string());
+        }
+        // A distributed trace: every third event, in one of three traces; most with a span.
+        if i % 3 == 0 {
+            e.external_trace_id = W3cTraceId::from_bytes(((i % 9 / 3 + 1) as u128).to_be_bytes());
+            if i % 2 == 0 {
+                e.external_span_id = W3cSpanId::from_bytes((i as u64 + 1).to_be_bytes());
+            }
         }
         out.push(e);
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::data::{base_time, sample_events, unknown_id, Rng};
 use super::{collect_pages, expected};
-use crate::event::{Event, EventStatus, EventType, SubjectId};
+use crate::event::{Event, EventStatus, EventType, SubjectId, W3cSpanId, W3cTraceId};
 use crate::store::{HistoryStore, Order, Query};
 
 const N: usize = 400;
@@ -61,6 +61,18 @@ pub fn get_returns_what_was_written(store: &dyn HistoryStore) {
     assert_eq!(store.get(unknown_id()).expect("get unknown"), None);
 }
 
+/// The external trace id the sample data gives traces `1..=3`.
+fn external_trace(n: u128) -> W3cTraceId {
+    W3cTraceId::from_bytes(n.to_be_bytes()).expect("not zero")
+}
+
+/// An external span id some sample event has.
+fn external_span(data: &[Event]) -> W3cSpanId {
+    data.iter()
+        .find_map(|e| e.external_span_id)
+        .expect("sample events carry external span ids")
+}
+
 fn filter_queries(data: &[Event]) -> Vec<(&'static str, Query)> {
     let with_parent = data.iter().find(|e| e.parent_id.is_some());
     let parent = with_parent
@@ -99,6 +111,24 @@ fn filter_queries(data: &[Event]) -> Vec<(&'static str, Query)> {
         ("parent", Query::new().parent_id(parent)),
         ("trace", Query::new().trace_id(trace)),
         ("correlation", Query::new().correlation_id("req-2")),
+        (
+            "external trace",
+            Query::new().external_trace_id(external_trace(2)),
+        ),
+        (
+            "unknown external trace",
+            Query::new().external_trace_id(external_trace(7)),
+        ),
+        (
+            "external span",
+            Query::new().external_span_id(external_span(data)),
+        ),
+        (
+            "external trace and span",
+            Query::new()
+                .external_trace_id(external_trace(1))
+                .external_span_id(external_span(data)),
+        ),
         ("operation", Query::new().operation("svc::start")),
         (
             "operation prefix is not a match",

@@ -6,6 +6,7 @@ mod ids;
 mod kind;
 pub mod limits;
 mod progress;
+mod w3c;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ pub(crate) use error_info::source_chain;
 pub use error_info::{ErrorInfo, MAX_SOURCES};
 pub use ids::{EventId, SubjectId};
 pub use kind::{EventStatus, EventType, TerraformStatus};
+pub use w3c::{parse_traceparent, W3cSpanId, W3cTraceId};
 
 use crate::{Error, Json};
 
@@ -103,6 +105,17 @@ pub struct Event {
     /// A caller-supplied id tying events together (a request id, a job id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// The W3C trace id of the distributed trace the operation ran in (OpenTelemetry's trace
+    /// id, or a `traceparent` header's): 32 lowercase hex digits in JSON. Unlike
+    /// [`Event::trace_id`], which names the history's own tree of nested calls, it joins the
+    /// event to the logs and spans other tools keep of the same request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_trace_id: Option<W3cTraceId>,
+    /// The W3C span id of the span the operation ran in (the span that was current when it
+    /// started; for a request with a `traceparent` header, the caller's span): 16 lowercase
+    /// hex digits in JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_span_id: Option<W3cSpanId>,
     /// For Terraform runs: where the run stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terraform_status: Option<TerraformStatus>,
@@ -179,6 +192,8 @@ impl Event {
             parent_id: None,
             trace_id: None,
             correlation_id: None,
+            external_trace_id: None,
+            external_span_id: None,
             terraform_status: None,
             execution: None,
         }
@@ -227,6 +242,12 @@ impl Event {
             if let Some(v) = value {
                 limits::check_id(field, v)?;
             }
+        }
+        if self.external_span_id.is_some() && self.external_trace_id.is_none() {
+            return Err(Error::invalid(
+                "external_span_id",
+                "needs an external_trace_id (a span belongs to a trace)",
+            ));
         }
         if self.labels.len() > limits::MAX_LABELS {
             return Err(Error::invalid(
@@ -288,6 +309,9 @@ impl Event {
                     *text = None;
                 }
             }
+        }
+        if self.external_trace_id.is_none() {
+            self.external_span_id = None;
         }
         while self.labels.len() > limits::MAX_LABELS {
             self.labels.pop_last();
@@ -416,6 +440,12 @@ impl EventBuilder {
     /// Sets the correlation id.
     pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
         self.event.correlation_id = Some(id.into());
+        self
+    }
+    /// Sets the external (W3C) trace id and the span the operation ran in.
+    pub fn external_trace(mut self, trace_id: W3cTraceId, span_id: Option<W3cSpanId>) -> Self {
+        self.event.external_trace_id = Some(trace_id);
+        self.event.external_span_id = span_id;
         self
     }
     /// Sets the Terraform status.

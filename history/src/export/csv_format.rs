@@ -32,6 +32,8 @@ pub const CSV_COLUMNS: &[&str] = &[
     "execution",
     "host",
     "service",
+    "external_trace_id",
+    "external_span_id",
 ];
 
 fn csv_record(e: &Event) -> Result<Vec<String>, Error> {
@@ -70,6 +72,8 @@ fn csv_record(e: &Event) -> Result<Vec<String>, Error> {
         opt(e.execution.as_ref().map(ToString::to_string)),
         opt(e.host.clone()),
         opt(e.service.clone()),
+        opt(e.external_trace_id.map(|i| i.to_string())),
+        opt(e.external_span_id.map(|i| i.to_string())),
     ])
 }
 

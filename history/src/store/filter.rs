@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventId, EventStatus, EventType, SubjectId};
+use crate::event::{Event, EventId, EventStatus, EventType, SubjectId, W3cSpanId, W3cTraceId};
 use crate::store::error::StoreError;
 
 /// Which events: every condition that is set must hold (AND); a list condition holds when any
@@ -48,6 +48,10 @@ pub struct Filter {
     pub trace_id: Option<EventId>,
     /// This correlation id.
     pub correlation_id: Option<String>,
+    /// Ran in this distributed trace (the external W3C trace id).
+    pub external_trace_id: Option<W3cTraceId>,
+    /// Ran in this span of a distributed trace (the external W3C span id).
+    pub external_span_id: Option<W3cSpanId>,
     /// This operation (exact name).
     pub operation: Option<String>,
     /// Ran on this host (exact name).
@@ -95,6 +99,10 @@ macro_rules! with_filter_setters {
         fn trace_id(&mut f, id: EventId) { f.trace_id = Some(id); }
         /// Only events with this correlation id.
         fn correlation_id(&mut f, id: impl Into<String>) { f.correlation_id = Some(id.into()); }
+        /// Only events that ran in this distributed trace (external W3C trace id).
+        fn external_trace_id(&mut f, id: W3cTraceId) { f.external_trace_id = Some(id); }
+        /// Only events that ran in this span of a distributed trace (external W3C span id).
+        fn external_span_id(&mut f, id: W3cSpanId) { f.external_span_id = Some(id); }
         /// Only this operation.
         fn operation(&mut f, op: impl Into<String>) { f.operation = Some(op.into()); }
         /// Only events that ran on this host.
@@ -177,6 +185,8 @@ impl Filter {
             && opt_eq(&self.parent_id, &event.parent_id)
             && opt_eq(&self.trace_id, &event.trace_id)
             && opt_eq(&self.correlation_id, &event.correlation_id)
+            && opt_eq(&self.external_trace_id, &event.external_trace_id)
+            && opt_eq(&self.external_span_id, &event.external_span_id)
             && self
                 .operation
                 .as_ref()

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
-use crate::event::{Event, EventId, EventStatus, EventType, SubjectId};
+use crate::event::{Event, EventId, EventStatus, EventType, SubjectId, W3cSpanId, W3cTraceId};
 use crate::store::error::StoreError;
 use crate::store::filter::{with_filter_setters, Filter};
 
