@@ -145,6 +145,10 @@ pub(crate) struct ListArgs {
     /// After the page, keep printing events as they are committed (like `tail`).
     #[arg(long, short = 'f', conflicts_with_all = ["all", "after", "oldest_first"])]
     pub(crate) follow: bool,
+    /// Also show the external (W3C) trace and span ids in the table (JSON, JSON Lines and
+    /// CSV always carry them).
+    #[arg(long)]
+    pub(crate) external_ids: bool,
 }
 
 /// `show`.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
-use history::{EventId, EventStatus, EventType, Filter, SubjectId};
+use history::{EventId, EventStatus, EventType, Filter, SubjectId, W3cSpanId, W3cTraceId};
 
 /// Every condition of the library's filter, as flags.
 #[derive(Debug, Default, Args)]
@@ -66,6 +66,14 @@ pub(crate) struct FilterArgs {
     /// Only events with this correlation id.
     #[arg(long, value_name = "ID")]
     pub(crate) correlation: Option<String>,
+    /// Only events that ran in this distributed trace: its W3C trace id (32 hex digits, as
+    /// OpenTelemetry and a `traceparent` header give it).
+    #[arg(long, value_name = "HEX")]
+    pub(crate) external_trace: Option<W3cTraceId>,
+    /// Only events that ran in this span of a distributed trace: its W3C span id (16 hex
+    /// digits).
+    #[arg(long, value_name = "HEX")]
+    pub(crate) external_span: Option<W3cSpanId>,
 }
 
 impl FilterArgs {
@@ -90,6 +98,8 @@ impl FilterArgs {
         f.trace_id = self.trace;
         f.parent_id = self.parent;
         f.correlation_id = self.correlation.clone();
+        f.external_trace_id = self.external_trace;
+        f.external_span_id = self.external_span;
         f
     }
 }

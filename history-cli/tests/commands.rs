@@ -85,6 +85,33 @@ fn every_filter_flag_narrows_the_list() {
     assert_eq!(count(&["--max-duration", "100ms"]), 2);
     assert_eq!(count(&["--trace", CREATE_WEB]), 2);
     assert_eq!(count(&["--parent", CREATE_WEB]), 1);
+    assert_eq!(count(&["--external-trace", EXTERNAL_TRACE]), 2);
+    assert_eq!(count(&["--external-span", EXTERNAL_SPAN]), 1);
+    assert_eq!(
+        count(&["--external-trace", "4bf92f3577b34da6a3ce929d0e0e4737"]),
+        0
+    );
+}
+
+#[test]
+fn external_ids_are_listed_shown_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let table = ok(dir.path(), &["list", "-o", "table", "--external-ids"]);
+    assert!(table.contains("external trace"), "{table}");
+    assert!(
+        table.contains(EXTERNAL_TRACE) && table.contains(EXTERNAL_SPAN),
+        "{table}"
+    );
+    let plain = ok(dir.path(), &["list", "-o", "table"]);
+    assert!(!plain.contains(EXTERNAL_TRACE), "{plain}");
+    let events = lines(&ok(dir.path(), &["list", "--external-span", EXTERNAL_SPAN]));
+    assert_eq!(events[0]["external_trace_id"], EXTERNAL_TRACE);
+    assert_eq!(events[0]["external_span_id"], EXTERNAL_SPAN);
+    let bad = run(dir.path(), &["list", "--external-trace", "xyz"]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("external_trace_id"), "{stderr}");
 }
 
 #[test]

@@ -25,10 +25,15 @@ pub(crate) const COLUMNS: &[&str] = &[
     "error",
 ];
 
+/// The columns the table adds with `--external-ids`.
+pub(crate) const EXTERNAL_COLUMNS: &[&str] = &["external trace", "external span"];
+
 /// An event stream being written.
 pub(crate) struct EventWriter {
     csv: Option<CsvWriter<Stdout>>,
     written: u64,
+    /// The table also shows the external trace and span ids.
+    external_ids: bool,
 }
 
 impl std::fmt::Debug for EventWriter {
@@ -40,8 +45,9 @@ impl std::fmt::Debug for EventWriter {
 }
 
 impl EventWriter {
-    /// Starts the stream (the JSON document's opening, the CSV header).
-    pub(crate) fn start(out: &mut Out) -> Result<EventWriter, CliError> {
+    /// Starts the stream (the JSON document's opening, the CSV header); a table shows the
+    /// external trace and span ids when `external_ids` is set (the other formats always do).
+    pub(crate) fn start(out: &mut Out, external_ids: bool) -> Result<EventWriter, CliError> {
         let csv = match out.format {
             Format::Csv => Some(CsvWriter::new(std::io::stdout())?),
             Format::Json => {
@@ -50,16 +56,30 @@ impl EventWriter {
             }
             Format::Table | Format::Jsonl => None,
         };
-        Ok(EventWriter { csv, written: 0 })
+        Ok(EventWriter {
+            csv,
+            written: 0,
+            external_ids,
+        })
     }
 
     /// Writes a page of events.
     pub(crate) fn page(&mut self, out: &mut Out, events: &[Event]) -> Result<(), CliError> {
         match out.format {
             Format::Table => {
-                let mut table = Table::new(COLUMNS);
+                let mut columns = COLUMNS.to_vec();
+                if self.external_ids {
+                    columns.extend_from_slice(EXTERNAL_COLUMNS);
+                }
+                let mut table = Table::new(&columns);
                 for e in events {
-                    table.row(row(out, &shown::redact(e)));
+                    let e = shown::redact(e);
+                    let mut cells = row(out, &e);
+                    if self.external_ids {
+                        cells.push(opt_text(e.external_trace_id));
+                        cells.push(opt_text(e.external_span_id));
+                    }
+                    table.row(cells);
                 }
                 table.write_with_header(out, self.written == 0 && !events.is_empty())?;
             }
@@ -119,6 +139,10 @@ impl EventWriter {
         }
         Ok(self.written)
     }
+}
+
+fn opt_text<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// The table row of `e` (already redacted).

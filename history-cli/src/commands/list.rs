@@ -37,7 +37,7 @@ pub(crate) fn run(db: &Path, args: &ListArgs, out: &mut Out) -> Result<u64, CliE
         args.limit as usize
     };
     query.cursor = args.after;
-    let mut writer = EventWriter::start(out)?;
+    let mut writer = EventWriter::start(out, args.external_ids)?;
     let next = loop {
         let page = store.query(&query)?;
         if args.follow {

@@ -81,6 +81,8 @@ fn write_event(out: &mut Out, e: &Event, trace: &[Event]) -> Result<(), CliError
     opt("parent", e.parent_id.map(|i| i.to_string()));
     opt("trace", e.trace_id.map(|i| i.to_string()));
     opt("correlation", e.correlation_id.clone());
+    opt("external trace", e.external_trace_id.map(|i| i.to_string()));
+    opt("external span", e.external_span_id.map(|i| i.to_string()));
     if !e.labels.is_empty() {
         let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         fields.push(("labels", labels.join(", ")));

@@ -17,6 +17,11 @@ pub(crate) const START_WEB: &str = "0190a4c2-0000-7000-8000-000000000003";
 pub(crate) const RESIZE_WEB: &str = "0190a4c2-0000-7000-8000-000000000004";
 pub(crate) const DELETE_WEB: &str = "0190a4c2-0000-7000-8000-000000000005";
 
+/// The distributed trace (W3C ids) the fixture's create and start of `web` ran in, and the
+/// span of the start.
+pub(crate) const EXTERNAL_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub(crate) const EXTERNAL_SPAN: &str = "00f067aa0ba902b7";
+
 /// Secrets in the fixture that bypassed the recorder's redaction; never printed.
 pub(crate) const SECRETS: &[&str] = &["hunter2", "tok-SECRET", "pw-in-url"];
 
@@ -114,6 +119,7 @@ pub(crate) fn events() -> Vec<Event> {
         .result(&serde_json::json!({"instance_id": "i-1"}))
         .unwrap()
         .trace_id(id(CREATE_WEB))
+        .external_trace(EXTERNAL_TRACE.parse().expect("trace id"), None)
         .build()
         .unwrap(),
         finished(
@@ -156,6 +162,10 @@ pub(crate) fn events() -> Vec<Event> {
         .trace_id(id(CREATE_WEB))
         .parameters(&serde_json::json!({"vm": 2}))
         .unwrap()
+        .external_trace(
+            EXTERNAL_TRACE.parse().expect("trace id"),
+            Some(EXTERNAL_SPAN.parse().expect("span id")),
+        )
         .build()
         .unwrap(),
         resize,
