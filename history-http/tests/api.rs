@@ -567,6 +567,8 @@ fn sample(name: &str, schema: &Value, id: &str) -> String {
         (_, Some("integer" | "number"), _) => "1".into(),
         ("event_type", ..) => "vm_create".into(),
         ("status", ..) => "success".into(),
+        ("external_trace_id", ..) => "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+        ("external_span_id", ..) => "00f067aa0ba902b7".into(),
         _ => "x".into(),
     }
 }

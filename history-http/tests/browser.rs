@@ -102,6 +102,10 @@ fn the_page_lists_filters_opens_and_follows_events_safely() {
         .label("comment", IMG_PAYLOAD)
         .parameters(&json!({"name": SCRIPT_PAYLOAD, "note": IMG_PAYLOAD}))
         .unwrap()
+        .external_trace(
+            "4bf92f3577b34da6a3ce929d0e0e4736".parse().unwrap(),
+            Some("00f067aa0ba902b7".parse().unwrap()),
+        )
         .build()
         .unwrap();
     seeded.push(failed.clone());
@@ -236,6 +240,10 @@ fn the_page_lists_filters_opens_and_follows_events_safely() {
     assert!(
         text.contains("window.__pwned = 2"),
         "the <img> payload is shown as text"
+    );
+    assert!(
+        text.contains("4bf92f3577b34da6a3ce929d0e0e4736") && text.contains("00f067aa0ba902b7"),
+        "the detail shows the external trace and span ids: {text}"
     );
     assert_eq!(
         js(

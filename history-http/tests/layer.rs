@@ -384,10 +384,17 @@ async fn tracked_calls_in_the_handler_nest_under_the_request() {
     }
     assert_eq!(reqs[0].user_id, Some(7.into()));
     assert_eq!(reqs[0].trace_id, Some(reqs[0].id));
+    // The `traceparent` gives the external (W3C) ids; the history's own tree is the request's.
+    assert_eq!(reqs[1].trace_id, Some(reqs[1].id));
     assert_eq!(
-        reqs[1].trace_id.unwrap().as_uuid().simple().to_string(),
-        "4bf92f3577b34da6a3ce929d0e0e4736"
+        reqs[1].external_trace_id.map(|t| t.to_string()).as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
     );
+    assert_eq!(
+        reqs[1].external_span_id.map(|s| s.to_string()).as_deref(),
+        Some("00f067aa0ba902b7")
+    );
+    assert_eq!(reqs[0].external_trace_id, None);
     assert_eq!(reqs[1].user_id, None);
     assert_eq!(reqs[2].user_id, Some(99.into()));
 }

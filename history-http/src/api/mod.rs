@@ -14,7 +14,7 @@
 //!
 //! | method and path | answers |
 //! | --- | --- |
-//! | `GET /events` | a page of events; every filter condition is a query parameter (`event_type`, `status`, `user_id`, `vm_id`, `credential_id`, `organization_id`, `parent_id`, `trace_id`, `correlation_id`, `operation`, `host`, `service`, `label=key:value`, `since`, `until`, `min_duration`, `max_duration` (seconds), `error_contains`), plus `order` (`newest`/`oldest`), `limit`, `cursor`, `with_total`; the answer's `next` is the link to the next page (keyset: never an offset) |
+//! | `GET /events` | a page of events; every filter condition is a query parameter (`event_type`, `status`, `user_id`, `vm_id`, `credential_id`, `organization_id`, `parent_id`, `trace_id`, `correlation_id`, `external_trace_id` and `external_span_id` (W3C ids, hex), `operation`, `host`, `service`, `label=key:value`, `since`, `until`, `min_duration`, `max_duration` (seconds), `error_contains`), plus `order` (`newest`/`oldest`), `limit`, `cursor`, `with_total`; the answer's `next` is the link to the next page (keyset: never an offset) |
 //! | `GET /events/stream` | server-sent events: each committed event matching the filter (same parameters as `/events`), as it is recorded and again when it changes; event type `event`, `id` = the change token, data = the event's JSON. Starts from now; resumes after `Last-Event-ID` (what a browser's `EventSource` sends on reconnecting) or `?after={token}` (`after=0`: from the oldest change kept) |
 //! | `GET /events/{id}` | one event |
 //! | `GET /events/{id}/children` | the events that ran inside it, oldest first (paged like `/events`) |

@@ -21,6 +21,8 @@ pub(crate) const FILTER_PARAMS: &[&str] = &[
     "parent_id",
     "trace_id",
     "correlation_id",
+    "external_trace_id",
+    "external_span_id",
     "operation",
     "host",
     "service",
@@ -106,6 +108,20 @@ fn filter_param(f: &mut Filter, name: &str, value: &str) -> Result<bool, Problem
         "parent_id" => f.parent_id = Some(id(name, value)?),
         "trace_id" => f.trace_id = Some(id(name, value)?),
         "correlation_id" => f.correlation_id = Some(value.to_owned()),
+        "external_trace_id" => {
+            f.external_trace_id = Some(
+                value
+                    .parse()
+                    .map_err(|_| bad(name, value, "a W3C trace id (32 hex digits)"))?,
+            )
+        }
+        "external_span_id" => {
+            f.external_span_id = Some(
+                value
+                    .parse()
+                    .map_err(|_| bad(name, value, "a W3C span id (16 hex digits)"))?,
+            )
+        }
         "operation" => f.operation = Some(value.to_owned()),
         "host" => f.host = Some(value.to_owned()),
         "service" => f.service = Some(value.to_owned()),
@@ -220,6 +236,7 @@ mod tests {
         let s = format!(
             "event_type=vm_create,vm_start&status=failed&user_id=7&vm_id=web-1&credential_id=3\
              &organization_id=acme&parent_id={id}&trace_id={id}&correlation_id=req-1\
+             &external_trace_id=4bf92f3577b34da6a3ce929d0e0e4736&external_span_id=00f067aa0ba902b7\
              &operation=GET%20%2Fvms&host=web-1&service=vm-api&label=region:eu&since={t}&until={t}&min_duration=0.5\
              &max_duration=2&error_contains=quota&order=oldest&limit=10&with_total=true"
         );
@@ -232,6 +249,14 @@ mod tests {
         assert_eq!(f.organization_id, Some("acme".into()));
         assert_eq!(f.parent_id.map(|i| i.to_string()).as_deref(), Some(id));
         assert_eq!(f.operation.as_deref(), Some("GET /vms"));
+        assert_eq!(
+            f.external_trace_id.map(|i| i.to_string()).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            f.external_span_id.map(|i| i.to_string()).as_deref(),
+            Some("00f067aa0ba902b7")
+        );
         assert_eq!(f.labels["region"], "eu");
         assert_eq!(
             (f.host.as_deref(), f.service.as_deref()),
@@ -310,6 +335,8 @@ mod tests {
             ("limit=x", "limit"),
             ("cursor=nope", "cursor"),
             ("parent_id=12", "parent_id"),
+            ("external_trace_id=12", "external_trace_id"),
+            ("external_span_id=00f067aa0ba902b7aa", "external_span_id"),
             ("label=novalue", "label"),
             ("colour=red", "colour"),
             ("min_duration=3&max_duration=1", "min_duration"),

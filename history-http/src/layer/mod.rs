@@ -30,7 +30,8 @@
 //! | `error` | the status line (`503 Service Unavailable`, kind `http_status`), the inner service's error (kind `service_error`) or the panic (kind `panic`) |
 //! | `user_id` | [`HistoryLayer::user_id`]'s closure over the request, or [`history::current_call::set_user_id`] called in the handler |
 //! | `correlation_id` | the `x-request-id` header of the request, else of the response (tower-http's `SetRequestIdLayer` / `PropagateRequestIdLayer`) |
-//! | `trace_id` | the trace id of a W3C `traceparent` header (its 32 hex digits, read as a UUID), else the trace of the tracked call the request runs in, else the event's own id |
+//! | `trace_id` | the trace of the tracked call the request runs in, else the event's own id (the history's tree of nested calls) |
+//! | `external_trace_id`, `external_span_id` | the trace id and the caller's span id of a valid W3C `traceparent` header |
 //! | `parent_id` | the tracked call the request runs in, if any |
 //!
 //! Tracked functions the handler calls nest under the request's event (`parent_id` is the

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, MatchedPath};
 use history::context::{self, Snapshot};
+use history::event::parse_traceparent;
 use history::redact::{is_secret_name, scrub_url_credentials, REDACTED};
 use history::{Event, EventId, EventType};
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
@@ -50,8 +51,11 @@ impl Started {
         if let Some(id) = header_text(&parts.headers, X_REQUEST_ID) {
             event.correlation_id = Some(id.to_owned());
         }
-        if event.trace_id.is_none() {
-            event.trace_id = header_text(&parts.headers, "traceparent").and_then(w3c_trace_id);
+        if let Some((trace, span)) =
+            header_text(&parts.headers, "traceparent").and_then(parse_traceparent)
+        {
+            event.external_trace_id = Some(trace);
+            event.external_span_id = Some(span);
         }
         let trace_id = event.trace_id.unwrap_or(event.id);
         event.trace_id = Some(trace_id);
@@ -117,25 +121,6 @@ pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a 
         .filter(|v| !v.is_empty())
 }
 
-/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), read as a UUID; `None`
-/// when malformed or all zeros (invalid by the spec).
-pub(crate) fn w3c_trace_id(traceparent: &str) -> Option<EventId> {
-    let mut fields = traceparent.split('-');
-    let version = fields.next()?;
-    let trace = fields.next()?;
-    let span = fields.next()?;
-    let flags = fields.next()?;
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if !hex(version, 2) || version == "ff" || !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
-        return None;
-    }
-    if version == "00" && fields.next().is_some() {
-        return None;
-    }
-    let id = u128::from_str_radix(trace, 16).ok().filter(|&v| v != 0)?;
-    Some(EventId::from_bytes(id.to_be_bytes()))
-}
-
 /// Whether a header always holds a secret, allowed or not.
 fn is_secret_header(name: &HeaderName) -> bool {
     [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE, SET_COOKIE].contains(name)
@@ -197,29 +182,6 @@ pub(crate) fn query_params(query: &str, allowed: &[String]) -> Map<String, Value
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn traceparent() {
-        let id = w3c_trace_id("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
-        assert_eq!(
-            id.as_uuid().simple().to_string(),
-            "4bf92f3577b34da6a3ce929d0e0e4736"
-        );
-        for bad in [
-            "",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e473x-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
-        ] {
-            assert_eq!(w3c_trace_id(bad), None, "{bad}");
-        }
-        // A later version may carry more fields.
-        assert!(
-            w3c_trace_id("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x").is_some()
-        );
-    }
 
     #[test]
     fn query_allow_list_and_secrets() {

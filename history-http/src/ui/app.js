@@ -180,6 +180,8 @@
     add("correlation id", e.correlation_id);
     add("trace", e.trace_id);
     add("parent", e.parent_id);
+    add("external trace", e.external_trace_id);
+    add("external span", e.external_span_id);
     add("terraform status", e.terraform_status);
     for (const [k, v] of Object.entries(e.labels || {})) add("label " + k, v);
     return dl;
