@@ -1,7 +1,8 @@
 //! Hourly rollups for fast statistics: per (hour, event type, status), the count, the
 //! durations' count, sum, min and max, and a histogram of durations. Maintained in the same
 //! transaction as every write, purge and recovery, so counts, sums, min and max stay exact;
-//! percentiles read from the histogram are within about 4.5% (buckets are 2^(1/8) wide).
+//! percentiles read from the histogram are within about 4.5% (buckets are 2^(1/8) wide: the
+//! layout of `history::stats::histogram`, which every store shares).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,31 +10,15 @@ use rusqlite::{params, Connection, OptionalExtension, Params, Statement};
 
 use crate::SqliteError;
 
+// The one histogram layout every store keeps (`history::stats::histogram`).
+use history::stats::histogram::bucket;
+
 /// One hour in microseconds.
 pub(crate) const HOUR_US: i64 = 3_600_000_000;
-const PER_OCTAVE: f64 = 8.0;
 
 /// The start of the hour holding `t_us` (flooring, also before 1970).
 pub(crate) fn hour_of(t_us: i64) -> i64 {
     t_us - t_us.rem_euclid(HOUR_US)
-}
-
-/// The histogram bucket of a duration: 0 for zero, else 1 + floor(8 · log2(µs)).
-pub(crate) fn bucket(us: i64) -> u16 {
-    if us <= 0 {
-        0
-    } else {
-        ((us as f64).log2() * PER_OCTAVE).floor() as u16 + 1
-    }
-}
-
-/// A duration that represents bucket `b` (the geometric middle of its range).
-pub(crate) fn bucket_value(b: u16) -> i64 {
-    if b == 0 {
-        0
-    } else {
-        (2f64).powf((f64::from(b) - 0.5) / PER_OCTAVE).round() as i64
-    }
 }
 
 /// Aggregates of one (hour, type, status) cell, or a change to them.
@@ -323,6 +308,7 @@ fn into_rusqlite(e: SqliteError) -> rusqlite::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use history::stats::histogram::bucket_value;
 
     #[test]
     fn buckets_are_ordered_and_their_values_are_close() {

@@ -8,16 +8,15 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use history::stats::{
-    Bucket, DurationStats, GroupBy, GroupKey, Stats, StatsCollector, StatsQuery, Summary,
-};
+use history::stats::histogram::duration_stats;
+use history::stats::{Bucket, GroupBy, GroupKey, Stats, StatsCollector, StatsQuery, Summary};
 use history::{EventStatus, EventType, Filter, SubjectId};
 use rusqlite::params_from_iter;
 use rusqlite::types::{Value, ValueRef};
 
 use crate::codec::micros;
 use crate::query::{filter, Where};
-use crate::rollup::{bucket_value, decode, hour_of, Cell, Change, Deltas, CHANGE_COLUMNS, HOUR_US};
+use crate::rollup::{decode, hour_of, Cell, Change, Deltas, CHANGE_COLUMNS, HOUR_US};
 use crate::{SqliteError, SqliteStore};
 
 fn key_column(g: GroupBy) -> &'static str {
@@ -113,30 +112,7 @@ impl Acc {
     fn summary(self) -> Summary {
         let c = &self.cell;
         let duration = match (c.timed > 0, c.min_us, c.max_us) {
-            (true, Some(lo), Some(hi)) => {
-                let n = c.timed as u64;
-                let at = |p: u64| -> Duration {
-                    let rank = (p * n).div_ceil(100).max(1);
-                    let mut seen = 0u64;
-                    let mut value = hi;
-                    for (b, k) in &c.hist {
-                        seen += (*k).max(0) as u64;
-                        if seen >= rank {
-                            value = bucket_value(*b);
-                            break;
-                        }
-                    }
-                    Duration::from_micros(value.clamp(lo, hi).max(0) as u64)
-                };
-                let us = |v: i64| Duration::from_micros(v.max(0) as u64);
-                Some(DurationStats::new(
-                    n,
-                    us(c.sum_us / c.timed),
-                    us(lo),
-                    us(hi),
-                    [at(50), at(95), at(99)],
-                ))
-            }
+            (true, Some(lo), Some(hi)) => duration_stats(c.timed as u64, c.sum_us, lo, hi, &c.hist),
             _ => None,
         };
         Summary::new(self.by_status, duration)

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Event, EventStatus, EventType, SubjectId};
 use crate::store::filter::Filter;
 
+pub mod histogram;
+
 /// Which statistics to compute: the events that match `filter`, optionally split into groups.
 ///
 /// ```
