@@ -8,7 +8,7 @@
 //!
 //! Modules: `store` (opening, the trait), `options`, `connections` (URL, TLS, readers),
 //! `schema` (migrations), `partitions`, `codec` (rows ↔ events), `write` (staging, upsert,
-//! commit order), `query` (filters to SQL), `stats`, `retention`, `feed`, `writers` and
+//! commit order), `query` (filters to SQL), `rollup` (hourly rollups kept by triggers), `stats`, `retention`, `feed`, `writers` and
 //! `background` (heartbeat, recovery, partitions ahead).
 
 mod background;
@@ -21,6 +21,8 @@ mod options;
 mod partitions;
 mod query;
 mod retention;
+mod rollup;
+mod rollup_read;
 pub mod schema;
 mod shared;
 mod stats;

@@ -2,7 +2,8 @@
 //! counted first, in the same transaction); what is left is deleted in chunks, each its own
 //! short transaction. Policies that keep the newest N per subject select in newest-first
 //! order with [`Selection`](history::retention::Selection), the one definition, and delete
-//! the selected ids in chunks. A dry run only counts.
+//! the selected ids in chunks. A dry run only counts. Deletes take the change-feed lock and
+//! keep the rollups (`rollup.rs`): the triggers for rows, explicitly for dropped partitions.
 
 use chrono::{DateTime, Utc};
 use history::retention::{PurgeReport, Retention};
@@ -11,6 +12,7 @@ use postgres::Client;
 use uuid::Uuid;
 
 use crate::codec::{read_event, COLUMNS};
+use crate::names::lock_key;
 use crate::partitions::{self, Partition};
 use crate::query::{add_cursor, filter, order_by};
 use crate::shared::Shared;
@@ -47,6 +49,12 @@ fn add_range(
     }
 }
 
+/// The lock every change to the events takes (`write.rs`), so that the rollup cells the
+/// triggers keep are never changed by two transactions at once.
+fn changes_lock(shared: &Shared) -> i64 {
+    lock_key("changes", &shared.names.schema)
+}
+
 /// Applies `policy` (already validated).
 pub(crate) fn purge(shared: &Shared, policy: &Retention) -> Result<PurgeReport, PostgresError> {
     if policy.keep_last.is_some() {
@@ -81,8 +89,12 @@ pub(crate) fn purge(shared: &Shared, policy: &Retention) -> Result<PurgeReport, 
         f.clause(),
         shared.options.purge_chunk
     ));
+    let lock = changes_lock(shared);
     loop {
-        let row = client.query_one(delete_sql.as_str(), &f.params())?;
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
+        let row = tx.query_one(delete_sql.as_str(), &f.params())?;
+        tx.commit()?;
         let n: i64 = row.get(0);
         add_range(&mut report, n, row.get(1), row.get(2));
         if n < shared.options.purge_chunk as i64 {
@@ -100,6 +112,7 @@ fn drop_partition(
 ) -> Result<(), PostgresError> {
     let mut tx = client.transaction()?;
     tx.batch_execute("SET LOCAL lock_timeout = '10s'")?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&changes_lock(shared)])?;
     let table = format!("{{s}}.\"{}\"", p.table);
     let row = tx.query_one(
         &shared.names.sql(&format!(
@@ -108,6 +121,13 @@ fn drop_partition(
         &[],
     )?;
     add_range(report, row.get(0), row.get(1), row.get(2));
+    // The rollup cells of its hours go with it (partitions span whole hours).
+    tx.execute(
+        &shared
+            .names
+            .sql("DELETE FROM {s}.stats_hourly WHERE hour >= $1 AND hour < $2"),
+        &[&p.start, &p.end],
+    )?;
     tx.batch_execute(&shared.names.sql(&format!(
         "ALTER TABLE {{s}}.events DETACH PARTITION {table}; DROP TABLE {table}"
     )))?;
@@ -160,10 +180,14 @@ fn purge_selected(shared: &Shared, policy: &Retention) -> Result<PurgeReport, Po
         "DELETE FROM {s}.events WHERE (id, started_at) IN \
          (SELECT * FROM unnest($1::uuid[], $2::timestamptz[]))",
     );
+    let lock = changes_lock(shared);
     for chunk in chosen.chunks(shared.options.purge_chunk) {
         let ids: Vec<Uuid> = chunk.iter().map(|c| c.0).collect();
         let times: Vec<DateTime<Utc>> = chunk.iter().map(|c| c.1).collect();
-        client.execute(sql.as_str(), &[&ids, &times])?;
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
+        tx.execute(sql.as_str(), &[&ids, &times])?;
+        tx.commit()?;
     }
     Ok(report)
 }

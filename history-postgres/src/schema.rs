@@ -10,7 +10,8 @@ use crate::PostgresError;
 /// The schema version this library writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
-/// One step: a description and its SQL, where `{s}` stands for the quoted schema name.
+/// One step: a description and its SQL, where `{s}` stands for the quoted schema name and
+/// `{bucket_thresholds}` for the duration histogram's bucket thresholds.
 struct Migration {
     description: &'static str,
     sql: &'static str,
@@ -104,6 +105,10 @@ CREATE INDEX events_by_external_span ON {s}.events (external_span_id)
     WHERE external_span_id IS NOT NULL;
 "#,
     },
+    Migration {
+        description: "hourly rollups for long-range statistics, kept by triggers",
+        sql: crate::rollup::MIGRATION,
+    },
 ];
 
 /// Brings the schema to [`SCHEMA_VERSION`] in one transaction, under a lock so that hosts
@@ -160,8 +165,13 @@ pub(crate) fn migrate(
                  description text        NOT NULL, \
                  applied_at  timestamptz NOT NULL DEFAULT now())",
         ))?;
+        let thresholds = crate::rollup::thresholds_sql();
         for (from, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            tx.batch_execute(&names.sql(step.sql))?;
+            tx.batch_execute(
+                &names
+                    .sql(step.sql)
+                    .replace("{bucket_thresholds}", &thresholds),
+            )?;
             tx.execute(
                 &names.sql(
                     "INSERT INTO {s}.schema_migrations (version, description) VALUES ($1, $2)",

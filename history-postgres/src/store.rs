@@ -174,6 +174,35 @@ impl PostgresStore {
         })
     }
 
+    /// Recomputes the hourly rollups that long-range [statistics](HistoryStore::stats) read,
+    /// from the stored events, in one transaction; returns the number of events counted.
+    ///
+    /// Every write, recovery and purge through this library keeps the rollups exact (the
+    /// server's triggers change them in the same transaction). They drift only when events
+    /// are changed by other means that fire no trigger — a partition truncated or dropped
+    /// by hand, triggers disabled — and then statistics over long ranges disagree with the
+    /// events until this is called. Writers wait for it; readers do not.
+    pub fn rebuild_rollups(&self) -> Result<u64, PostgresError> {
+        let s = &self.shared;
+        s.readers.with(&s.connector, |c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[&crate::names::lock_key("changes", &s.names.schema)],
+            )?;
+            tx.batch_execute(&s.names.sql(crate::rollup::REBUILD))?;
+            let n: i64 = tx
+                .query_one(
+                    &s.names
+                        .sql("SELECT coalesce(sum(events), 0)::bigint FROM {s}.stats_hourly"),
+                    &[],
+                )?
+                .get(0);
+            tx.commit()?;
+            Ok(n.max(0) as u64)
+        })
+    }
+
     /// Runs `ANALYZE` on the events, so the planner knows how the data is spread.
     pub fn analyze(&self) -> Result<(), PostgresError> {
         let s = &self.shared;
