@@ -111,7 +111,17 @@ mod tests {
     #[test]
     fn buckets_are_ordered_and_their_values_are_close() {
         let mut last = 0;
-        for us in [1i64, 2, 3, 10, 999, 1_000, 65_432, 5_000_000, 86_400_000_000] {
+        for us in [
+            1i64,
+            2,
+            3,
+            10,
+            999,
+            1_000,
+            65_432,
+            5_000_000,
+            86_400_000_000,
+        ] {
             let b = bucket(us);
             assert!(b >= last);
             last = b;
