@@ -70,7 +70,9 @@ pub use event::{
 };
 pub use feed::{Change, ChangePage, ChangeToken};
 pub use json::Json;
-pub use recorder::{Durability, Overflow, Recorder, RecorderBuilder, RecorderStats, Subscription};
+pub use recorder::{
+    Durability, Overflow, Recorder, RecorderBuilder, RecorderStats, SinkLossCounter, Subscription,
+};
 pub use store::{Cursor, Filter, HistoryStore, MemoryStore, Order, Page, Query, StoreError};
 
 #[cfg(feature = "macros")]

@@ -98,6 +98,8 @@ fn a_scrape_of_the_real_endpoint_shows_events_and_recorder_health() {
         .record(failed.clone())
         .expect("the same record again");
     recorder.flush().expect("flush");
+    // A sink on the change feed that could not deliver two records says so.
+    recorder.sink_loss_counter().add(2);
     let running = Event::new(EventType::TerraformApply, "metrics::long");
     recorder.record(running.clone()).expect("record");
     recorder.flush().expect("flush");
@@ -149,6 +151,7 @@ fn a_scrape_of_the_real_endpoint_shows_events_and_recorder_health() {
     assert_eq!(health("history_recorder_events_spilled_total"), Some(0.0));
     assert_eq!(health("history_recorder_events_replayed_total"), Some(0.0));
     assert_eq!(health("history_recorder_store_errors_total"), Some(0.0));
+    assert_eq!(health("history_recorder_sink_lost_total"), Some(2.0));
     assert_eq!(
         health("history_recorder_queue_depth"),
         Some(1.0),

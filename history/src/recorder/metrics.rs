@@ -14,6 +14,7 @@
 //! | `history_recorder_events_replayed_total` | counter | |
 //! | `history_recorder_events_duplicate_total` | counter | |
 //! | `history_recorder_store_errors_total` | counter | |
+//! | `history_recorder_sink_lost_total` | counter | |
 //! | `history_recorder_commit_seconds` | histogram | |
 //!
 //! Handles are taken from the installed metrics recorder when the writer first needs them:
@@ -83,6 +84,7 @@ mod enabled {
         replayed: Counter,
         duplicates: Counter,
         store_errors: Counter,
+        sink_lost: Counter,
         commit: Histogram,
     }
 
@@ -97,6 +99,7 @@ mod enabled {
                 replayed: counter!("history_recorder_events_replayed_total"),
                 duplicates: counter!("history_recorder_events_duplicate_total"),
                 store_errors: counter!("history_recorder_store_errors_total"),
+                sink_lost: counter!("history_recorder_sink_lost_total"),
                 commit: histogram!("history_recorder_commit_seconds"),
             }
         }
@@ -179,6 +182,7 @@ mod enabled {
             h.duplicates.absolute(c.duplicates.load(Ordering::Relaxed));
             h.store_errors
                 .absolute(c.write_errors.load(Ordering::Relaxed));
+            h.sink_lost.absolute(c.sink_lost.load(Ordering::Relaxed));
             h.lost.absolute(shared.lock().lost);
         }
     }

@@ -13,6 +13,7 @@ mod metrics;
 mod origin;
 mod queue;
 mod retry;
+mod sink_loss;
 mod spill;
 mod subscription;
 mod writer;
@@ -34,6 +35,7 @@ pub use builder::{Durability, RecorderBuilder};
 pub use queue::Overflow;
 use queue::Shared;
 pub(crate) use queue::Slot;
+pub use sink_loss::SinkLossCounter;
 pub use subscription::{Subscription, SubscriptionStream, DEFAULT_SUBSCRIBER_BUFFER};
 
 /// Records events into a store, off the caller's thread.
@@ -112,6 +114,10 @@ pub struct RecorderStats {
     pub duplicates: u64,
     /// Events in the spill file now, waiting for the store.
     pub spill_pending: u64,
+    /// Committed records that sinks on the change feed (an exporter, a forwarder) could not
+    /// deliver and reported through a [`SinkLossCounter`]: they are in the store, but not
+    /// where the sink sends them.
+    pub sink_lost: u64,
     /// Events waiting in the queue now.
     pub queued: u64,
     /// The memory they hold, approximately, in bytes
@@ -305,6 +311,13 @@ impl Recorder {
         self.inner.shared.subscribers.subscribe(filter, capacity)
     }
 
+    /// A counter through which a sink on the change feed reports the committed records it
+    /// could not deliver ([`RecorderStats::sink_lost`], and the metric
+    /// `history_recorder_sink_lost_total`). It does not keep the recorder open.
+    pub fn sink_loss_counter(&self) -> SinkLossCounter {
+        SinkLossCounter::new(self.inner.shared.clone())
+    }
+
     /// The store this recorder writes to (for queries).
     pub fn store(&self) -> &Arc<dyn HistoryStore> {
         &self.inner.store
@@ -334,6 +347,7 @@ impl Recorder {
             spilled: c.spilled.load(Ordering::Relaxed),
             replayed: c.replayed.load(Ordering::Relaxed),
             duplicates: c.duplicates.load(Ordering::Relaxed),
+            sink_lost: c.sink_lost.load(Ordering::Relaxed),
             spill_pending,
             queued,
             queued_bytes,

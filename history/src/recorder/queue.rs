@@ -51,6 +51,9 @@ pub(super) struct Counters {
     /// Records merged away because another record of their id at the same stage was in the
     /// same batch.
     pub duplicates: AtomicU64,
+    /// Committed records that sinks on the change feed reported they could not deliver
+    /// ([`SinkLossCounter`](crate::recorder::SinkLossCounter)).
+    pub sink_lost: AtomicU64,
 }
 
 /// Where a queued record waits: the queue's generation and the index in it.
