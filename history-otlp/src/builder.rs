@@ -39,8 +39,17 @@ pub struct OtlpExporterBuilder {
     max_backoff: Duration,
 }
 
+impl OtlpExporter {
+    /// Settings for an exporter sending to `endpoint`: a base URL (`http://localhost:4318`,
+    /// to which the OTLP logs path `/v1/logs` is added) or the full logs URL
+    /// (`https://collector.example/otlp/v1/logs`).
+    pub fn builder(endpoint: impl Into<String>) -> OtlpExporterBuilder {
+        OtlpExporterBuilder::new(endpoint)
+    }
+}
+
 impl OtlpExporterBuilder {
-    pub(crate) fn new(endpoint: impl Into<String>) -> OtlpExporterBuilder {
+    fn new(endpoint: impl Into<String>) -> OtlpExporterBuilder {
         OtlpExporterBuilder {
             endpoint: endpoint.into(),
             headers: Vec::new(),

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use history::{Event, SinkLossCounter, Subscription};
 
-use crate::builder::OtlpExporterBuilder;
 use crate::error::OtlpError;
 use crate::request::Encoder;
 use crate::stats::{Counters, ExportStats};
@@ -42,7 +41,7 @@ pub(crate) struct Settings {
 /// OTLP/HTTP receiver (an OpenTelemetry Collector, or any backend that takes OTLP), from a
 /// thread of its own.
 ///
-/// Made by [`OtlpExporter::builder`]. It never slows the recorder: records wait in a bounded
+/// Made by [`OtlpExporter::builder`](crate::OtlpExporter::builder). It never slows the recorder: records wait in a bounded
 /// buffer, a batch that cannot be sent is retried with backoff, and whatever cannot be
 /// delivered is counted in [`ExportStats`] and in the recorder's
 /// [`RecorderStats::sink_lost`](history::RecorderStats::sink_lost).
@@ -78,13 +77,6 @@ impl Shared {
 }
 
 impl OtlpExporter {
-    /// Settings for an exporter sending to `endpoint`: a base URL (`http://localhost:4318`,
-    /// to which the OTLP logs path `/v1/logs` is added) or the full logs URL
-    /// (`https://collector.example/otlp/v1/logs`).
-    pub fn builder(endpoint: impl Into<String>) -> OtlpExporterBuilder {
-        OtlpExporterBuilder::new(endpoint)
-    }
-
     pub(crate) fn spawn(
         subscription: Subscription,
         losses: SinkLossCounter,
