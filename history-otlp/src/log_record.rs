@@ -44,8 +44,18 @@ pub(crate) fn log_record(event: &Event, observed_nanos: u64) -> LogRecord {
 }
 
 /// The trace and span the operation ran in (its external W3C ids), empty when unknown.
-fn w3c_ids(_event: &Event) -> (Vec<u8>, Vec<u8>) {
-    (Vec::new(), Vec::new())
+fn w3c_ids(event: &Event) -> (Vec<u8>, Vec<u8>) {
+    match event.external_trace_id {
+        Some(trace) => (
+            trace.as_bytes().to_vec(),
+            event
+                .external_span_id
+                .map(|span| span.as_bytes().to_vec())
+                .unwrap_or_default(),
+        ),
+        // A span id alone names no span a receiver can find.
+        None => (Vec::new(), Vec::new()),
+    }
 }
 
 /// `vm::create success`, `vm::create failed: disk full`.

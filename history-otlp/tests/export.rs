@@ -54,7 +54,13 @@ fn every_final_record_arrives_with_its_name_severity_attributes_and_resource() {
     created.finish(EventStatus::Success);
     recorder.record(created.clone()).expect("record");
 
+    let (trace, span) = history::event::parse_traceparent(
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    )
+    .expect("a traceparent");
     let mut failed = finished(EventType::VmDelete, "vm::delete", EventStatus::Failed);
+    failed.external_trace_id = Some(trace);
+    failed.external_span_id = Some(span);
     failed.error = Some(Box::new(ErrorInfo::new("disk busy").with_kind("io")));
     recorder.record(failed.clone()).expect("record");
     let cancelled = finished(EventType::VmStart, "vm::start", EventStatus::Cancelled);
@@ -111,6 +117,12 @@ fn every_final_record_arrives_with_its_name_severity_attributes_and_resource() {
     assert_eq!(f.record.severity_text, "ERROR");
     assert_eq!(f.attr_str("exception.message"), Some("disk busy"));
     assert_eq!(f.attr_str("error.type"), Some("io"));
+    assert_eq!(f.record.trace_id, trace.as_bytes().to_vec());
+    assert_eq!(f.record.span_id, span.as_bytes().to_vec());
+    assert!(
+        c.record.trace_id.is_empty() && c.record.span_id.is_empty(),
+        "no external ids: none sent"
+    );
 
     let k = by_id(&cancelled);
     assert_eq!(k.record.severity_number, SeverityNumber::Warn as i32);
