@@ -5,18 +5,26 @@
 //! - `1_subscriber_never_reads`: one subscription nobody reads (its buffer stays full; the
 //!   writer drops its oldest records and counts them);
 //! - `8_subscribers`: eight subscriptions, each read by its own thread;
-//! - `metrics`: a Prometheus recorder installed (`metrics-exporter-prometheus`, no listener),
-//!   nobody subscribing;
+//! - `metrics`: a Prometheus exporter installed the way an application installs it
+//!   (`metrics-exporter-prometheus` serving `/metrics` on a local port, which also runs the
+//!   exporter's periodic upkeep that drains histogram samples), nobody subscribing;
 //! - `metrics_1_subscriber`: both.
 //!
-//! All in one run, in that order (a metrics recorder, once installed, stays for the process).
-//! The benches are built with the `metrics` feature on (the workspace's tests and benches
-//! enable it), so `baseline` includes the feature's cost with no recorder installed: a few
-//! no-op handle calls per commit.
+//! All in one run, in that order (a metrics recorder, once installed, stays for the process);
+//! `/metrics` is scraped at the end. The benches are built with the `metrics` feature on (the
+//! workspace's tests and benches enable it), so `baseline` includes the feature's cost with no
+//! recorder installed: a few no-op handle calls per commit.
 //!
 //! `cargo bench --bench feed`; `HISTORY_BENCH_EVENTS` sets N (default 200,000).
+//!
+//! `HISTORY_FEED_PROBE=<case>` (one of the case names above) runs that case once with N
+//! events and exits, with no timing: run it under
+//! `valgrind --tool=callgrind --separate-threads=yes` at two values of N, and the difference of
+//! the writer thread's instruction counts divided by the difference of N is what the writer
+//! spends per event.
 
 use std::hint::black_box;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -89,6 +97,41 @@ fn run(dir: &Path, n: u64, subs: Subscribers) -> Duration {
     elapsed
 }
 
+/// A Prometheus exporter serving `/metrics` on a free local port, installed as the global
+/// metrics recorder, as an application does (the exporter's thread also runs its upkeep).
+fn install_exporter() -> SocketAddr {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .install()
+        .expect("install the Prometheus exporter");
+    addr
+}
+
+/// One scrape of the exporter's endpoint.
+fn scrape(addr: SocketAddr) -> String {
+    let url = format!("http://{addr}/metrics");
+    for _ in 0..100 {
+        if let Ok(mut response) = ureq::get(&url).call() {
+            return response.body_mut().read_to_string().expect("a body");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{url} did not answer");
+}
+
+/// The case names, in the order they run.
+const CASES: [(&str, Subscribers); 6] = [
+    ("baseline", Subscribers::None),
+    ("1_subscriber", Subscribers::Reading(1)),
+    ("1_subscriber_never_reads", Subscribers::NeverReading),
+    ("8_subscribers", Subscribers::Reading(8)),
+    ("metrics", Subscribers::None),
+    ("metrics_1_subscriber", Subscribers::Reading(1)),
+];
+
 fn bench(c: &mut Criterion) {
     let n = events();
     let dir = tempfile::tempdir().expect("temp dir");
@@ -97,32 +140,42 @@ fn bench(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(n));
-    let cases = [
-        ("baseline", Subscribers::None),
-        ("1_subscriber", Subscribers::Reading(1)),
-        ("1_subscriber_never_reads", Subscribers::NeverReading),
-        ("8_subscribers", Subscribers::Reading(8)),
-    ];
-    for (name, subs) in cases {
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(dir.path(), n, subs)).sum())
-        });
-    }
-    // From here on, metrics go to a real Prometheus recorder.
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .expect("install the Prometheus recorder");
-    for (name, subs) in [
-        ("metrics", Subscribers::None),
-        ("metrics_1_subscriber", Subscribers::Reading(1)),
-    ] {
+    let mut exporter = None;
+    for (name, subs) in CASES {
+        if name.starts_with("metrics") && exporter.is_none() {
+            // From here on, metrics go to a real Prometheus exporter.
+            exporter = Some(install_exporter());
+        }
         group.bench_function(name, |b| {
             b.iter_custom(|iters| (0..iters).map(|_| run(dir.path(), n, subs)).sum())
         });
     }
     group.finish();
-    assert!(handle.render().contains("history_events_total"));
+    if let Some(addr) = exporter {
+        assert!(scrape(addr).contains("history_events_total"));
+    }
+}
+
+/// `HISTORY_FEED_PROBE=<case>`: that case once, no timing.
+fn probe(case: &str) {
+    let Some(&(name, subs)) = CASES.iter().find(|(name, _)| *name == case) else {
+        panic!("HISTORY_FEED_PROBE: no case {case:?}");
+    };
+    let exporter = name.starts_with("metrics").then(install_exporter);
+    let dir = tempfile::tempdir().expect("temp dir");
+    black_box(run(dir.path(), events(), subs));
+    if let Some(addr) = exporter {
+        assert!(scrape(addr).contains("history_events_total"));
+    }
 }
 
 criterion::criterion_group!(benches, bench);
-criterion::criterion_main!(benches);
+
+fn main() {
+    if let Ok(case) = std::env::var("HISTORY_FEED_PROBE") {
+        probe(&case);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
