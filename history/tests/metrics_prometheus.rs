@@ -97,6 +97,10 @@ fn a_scrape_of_the_real_endpoint_shows_events_and_recorder_health() {
     recorder
         .record(failed.clone())
         .expect("the same record again");
+    // Another vm_create after the api_request in the same batch: counted with the others.
+    recorder
+        .record(finished(EventType::VmCreate, EventStatus::Failed, 40))
+        .expect("record");
     recorder.flush().expect("flush");
     // A sink on the change feed that could not deliver two records says so.
     recorder.sink_loss_counter().add(2);
@@ -127,6 +131,7 @@ fn a_scrape_of_the_real_endpoint_shows_events_and_recorder_health() {
         )
     };
     assert_eq!(total("vm_create", "success"), Some(3.0), "{text}");
+    assert_eq!(total("vm_create", "failed"), Some(1.0), "{text}");
     assert_eq!(total("api_request", "failed"), Some(1.0), "{text}");
     assert_eq!(total("terraform_apply", "in_progress"), Some(1.0), "{text}");
     let count = value(
@@ -134,17 +139,17 @@ fn a_scrape_of_the_real_endpoint_shows_events_and_recorder_health() {
         "history_event_duration_seconds_count",
         &[("event_type", "vm_create")],
     );
-    assert_eq!(count, Some(3.0), "{text}");
+    assert_eq!(count, Some(4.0), "{text}");
     let sum = value(
         &samples,
         "history_event_duration_seconds_sum",
         &[("event_type", "vm_create")],
     )
     .expect("a sum");
-    assert!((sum - 0.06).abs() < 1e-9, "10 + 20 + 30 ms: {sum}");
+    assert!((sum - 0.1).abs() < 1e-9, "10 + 20 + 30 + 40 ms: {sum}");
 
     let health = |name: &str| value(&samples, name, &[]);
-    assert_eq!(health("history_recorder_events_written_total"), Some(5.0));
+    assert_eq!(health("history_recorder_events_written_total"), Some(6.0));
     assert_eq!(health("history_recorder_events_duplicate_total"), Some(1.0));
     assert_eq!(health("history_recorder_events_dropped_total"), Some(0.0));
     assert_eq!(health("history_recorder_events_lost_total"), Some(0.0));

@@ -17,8 +17,10 @@
 //! | `history_recorder_sink_lost_total` | counter | |
 //! | `history_recorder_commit_seconds` | histogram | |
 //!
-//! Handles are taken from the installed metrics recorder when the writer first needs them:
-//! install the exporter before building the [`Recorder`](crate::Recorder).
+//! Handles are taken from the installed metrics recorder when the writer first needs them
+//! (once per label set, then kept): install the exporter before building the
+//! [`Recorder`](crate::Recorder). Committed records are counted per batch, so a counter moves
+//! once per commit by the number of records, not once per record.
 
 use super::queue::Shared;
 use crate::event::Event;
@@ -67,12 +69,64 @@ mod enabled {
     use super::{Event, Shared};
     use crate::event::{EventStatus, EventType};
 
-    /// The writer's metric handles (taken once, then each update is an atomic operation).
+    /// How many statuses there are (one counter slot each).
+    const STATUSES: usize = EventStatus::ALL.len();
+
+    /// The writer's metric handles, registered once per label set and kept, so that an update
+    /// is an operation on the handle, never a registry lookup.
     #[derive(Default)]
     pub(crate) struct Metrics {
-        events: HashMap<(EventType, EventStatus), Counter>,
-        durations: HashMap<EventType, Histogram>,
+        /// Where each event type's handles are in `types`.
+        index: HashMap<EventType, usize>,
+        types: Vec<TypeMetrics>,
+        /// The types counted in the batch being tallied (indices into `types`); kept empty
+        /// between batches, its buffer reused.
+        touched: Vec<usize>,
         health: Option<Health>,
+    }
+
+    /// One event type's handles, and its records counted in the batch being tallied.
+    struct TypeMetrics {
+        event_type: EventType,
+        /// `history_events_total` per status, registered when the status first occurs.
+        totals: [Option<Counter>; STATUSES],
+        /// Records of the batch being tallied, per status, not yet added to `totals`.
+        pending: [u64; STATUSES],
+        durations: Histogram,
+    }
+
+    impl TypeMetrics {
+        fn new(event_type: &EventType) -> TypeMetrics {
+            TypeMetrics {
+                event_type: event_type.clone(),
+                totals: Default::default(),
+                pending: [0; STATUSES],
+                durations: histogram!(
+                    "history_event_duration_seconds",
+                    "event_type" => event_type.as_str().to_owned()
+                ),
+            }
+        }
+
+        /// Adds the pending counts to the counters.
+        fn settle(&mut self) {
+            for (slot, n) in self.pending.iter_mut().enumerate() {
+                if *n == 0 {
+                    continue;
+                }
+                let event_type = &self.event_type;
+                self.totals[slot]
+                    .get_or_insert_with(|| {
+                        counter!(
+                            "history_events_total",
+                            "event_type" => event_type.as_str().to_owned(),
+                            "status" => EventStatus::ALL[slot].as_str()
+                        )
+                    })
+                    .increment(*n);
+                *n = 0;
+            }
+        }
     }
 
     struct Health {
@@ -131,35 +185,44 @@ mod enabled {
             }
         }
 
-        /// Events that were just committed.
+        /// The position of `event_type`'s handles in `types`, registering them the first
+        /// time the type is seen.
+        fn slot(&mut self, event_type: &EventType) -> usize {
+            if let Some(&slot) = self.index.get(event_type) {
+                return slot;
+            }
+            let slot = self.types.len();
+            self.types.push(TypeMetrics::new(event_type));
+            self.index.insert(event_type.clone(), slot);
+            slot
+        }
+
+        /// Records that were just committed: counted per (type, status) over the batch and
+        /// added to each counter once; each duration recorded into its type's histogram. One
+        /// map lookup per run of records of the same type, no allocation once every type and
+        /// status has been seen.
         pub(crate) fn committed(&mut self, events: &[Event]) {
-            for e in events {
-                let key = (e.event_type.clone(), e.status);
-                let total = match self.events.get(&key) {
-                    Some(c) => c,
-                    None => {
-                        let c = counter!(
-                            "history_events_total",
-                            "event_type" => e.event_type.as_str().to_owned(),
-                            "status" => e.status.as_str()
-                        );
-                        self.events.entry(key).or_insert(c)
-                    }
-                };
-                total.increment(1);
-                if let Some(d) = e.duration {
-                    let h = match self.durations.get(&e.event_type) {
-                        Some(h) => h,
-                        None => {
-                            let h = histogram!(
-                                "history_event_duration_seconds",
-                                "event_type" => e.event_type.as_str().to_owned()
-                            );
-                            self.durations.entry(e.event_type.clone()).or_insert(h)
-                        }
-                    };
-                    h.record(d.as_secs_f64());
+            let mut rest = events;
+            while let Some(first) = rest.first() {
+                let run = rest
+                    .iter()
+                    .position(|e| e.event_type != first.event_type)
+                    .unwrap_or(rest.len());
+                let slot = self.slot(&first.event_type);
+                let t = &mut self.types[slot];
+                if t.pending.iter().all(|&n| n == 0) {
+                    self.touched.push(slot);
                 }
+                for e in &rest[..run] {
+                    t.pending[e.status as usize] += 1;
+                    if let Some(d) = e.duration {
+                        t.durations.record(d.as_secs_f64());
+                    }
+                }
+                rest = &rest[run..];
+            }
+            for slot in self.touched.drain(..) {
+                self.types[slot].settle();
             }
         }
 
