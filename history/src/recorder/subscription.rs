@@ -35,6 +35,9 @@ struct Subscribers {
     channels: Vec<Arc<Channel>>,
     /// The writer is gone: nothing more will be delivered.
     closed: bool,
+    /// The batch being delivered, each record shared by every subscriber that takes it
+    /// (empty between deliveries; the buffer is reused).
+    outgoing: Vec<Arc<Event>>,
 }
 
 impl Hub {
@@ -67,30 +70,43 @@ impl Hub {
     }
 
     /// Delivers committed records, in commit order, to every subscriber whose filter matches
-    /// them; forgets subscribers that were dropped.
-    pub(crate) fn publish(&self, events: &[Arc<Event>]) {
-        let mut subs = self.subscribers.lock();
+    /// them; forgets subscribers that were dropped. Each record is allocated once (by
+    /// `share`, into the reused `outgoing` buffer) and shared by every subscriber. The last
+    /// subscriber takes the writer's own references, so a record is freed by the subscriber
+    /// that drops it last, not by the writer (unless no subscriber takes it).
+    fn publish_with(&self, share: impl FnOnce(&mut Vec<Arc<Event>>)) {
+        let mut guard = self.subscribers.lock();
+        let subs = &mut *guard;
         subs.channels
             .retain(|c| !c.receiver_gone.load(Ordering::Relaxed));
         self.active.store(subs.channels.len(), Ordering::Relaxed);
-        for channel in &subs.channels {
-            channel.push(events);
+        let Some((last, others)) = subs.channels.split_last() else {
+            return;
+        };
+        share(&mut subs.outgoing);
+        for channel in others {
+            channel.push(subs.outgoing.iter().cloned());
         }
+        last.push(subs.outgoing.drain(..));
     }
 
-    /// [`Hub::publish`] of a committed batch, moving its records out (the batch is emptied).
+    /// [`Hub::publish_with`] of records already shared.
+    #[cfg(test)]
+    fn publish(&self, events: &[Arc<Event>]) {
+        self.publish_with(|out| out.extend_from_slice(events));
+    }
+
+    /// Delivers a committed batch, moving its records out (the batch is emptied).
     pub(crate) fn publish_owned(&self, batch: &mut Vec<Event>) {
         if !self.is_empty() {
-            let events: Vec<Arc<Event>> = batch.drain(..).map(Arc::new).collect();
-            self.publish(&events);
+            self.publish_with(|out| out.extend(batch.drain(..).map(Arc::new)));
         }
     }
 
-    /// [`Hub::publish`] of a committed batch the writer keeps, copying its records.
+    /// Delivers a committed batch the writer keeps, copying its records.
     pub(crate) fn publish_copies(&self, batch: &[Event]) {
         if !self.is_empty() {
-            let events: Vec<Arc<Event>> = batch.iter().cloned().map(Arc::new).collect();
-            self.publish(&events);
+            self.publish_with(|out| out.extend(batch.iter().cloned().map(Arc::new)));
         }
     }
 
@@ -125,19 +141,20 @@ struct ChannelState {
 }
 
 impl Channel {
-    fn push(&self, events: &[Arc<Event>]) {
+    /// Buffers the records the filter matches (dropping the others), then wakes the reader.
+    fn push(&self, events: impl Iterator<Item = Arc<Event>>) {
         let mut st = self.state.lock();
         let mut pushed = false;
         let mut lagged = 0;
         for e in events {
-            if self.filter.as_ref().is_some_and(|f| !f.matches(e)) {
+            if self.filter.as_ref().is_some_and(|f| !f.matches(&e)) {
                 continue;
             }
             if st.buffer.len() >= self.capacity {
                 st.buffer.pop_front();
                 lagged += 1;
             }
-            st.buffer.push_back(e.clone());
+            st.buffer.push_back(e);
             pushed = true;
         }
         let waker = if pushed { st.waker.take() } else { None };
