@@ -109,8 +109,14 @@ pub struct RecorderStats {
     pub spilled: u64,
     /// Events moved from the spill file into the store.
     pub replayed: u64,
-    /// Records of an id given again at the same stage (the same final record twice, a start
-    /// resent) in one batch: merged away before the write, so the store keeps each event once.
+    /// Records merged away before the write because the same batch (what the writer took off
+    /// the queue at once) held another record of their event at the same stage: both
+    /// unfinished (a start resent) or both finished (the same final record twice). Only these
+    /// are counted. A repeat that arrives in a later batch is written like any record, counted
+    /// in `written`, and the store still keeps one record per event (by the rule of
+    /// [`Event::replaces`](crate::Event::replaces)); to know how many sends repeated an event,
+    /// compare what was recorded with what the store holds. A start and the final record of
+    /// one call merged in a batch are not duplicates.
     pub duplicates: u64,
     /// Events in the spill file now, waiting for the store.
     pub spill_pending: u64,
