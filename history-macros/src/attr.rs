@@ -227,6 +227,14 @@ const ARGUMENTS: &[Argument] = &[
         },
     },
     Argument {
+        name: "no_span",
+        on: On::Both,
+        parse: |a, _, _| {
+            a.no_span = true;
+            Ok(())
+        },
+    },
+    Argument {
         name: "durability",
         on: On::Both,
         parse: |a, _, input| {
@@ -295,6 +303,8 @@ pub(crate) struct Args {
     pub error_if: Option<Expr>,
     pub recorder: Option<Expr>,
     pub backtrace: bool,
+    /// `no_span`: no `tracing` span for this function, even with the span bridge on.
+    pub no_span: bool,
     /// The value of `durability = ...`, as one token (checked by `valid`).
     pub durability: Option<proc_macro2::TokenTree>,
     pub command: Option<CommandArg>,

@@ -197,6 +197,14 @@ impl Gen<'_> {
         let terraform = self.checked.command.is_some();
         let backtrace = args.backtrace;
         let durability = Ident::new(self.checked.durability, Span::call_site());
+        // The span bridge: a `tracing` span per call, whose callsite is this function's own
+        // (`history` decides whether the macro makes one).
+        let span = if args.no_span {
+            quote!()
+        } else {
+            let name = syn::LitStr::new(&fn_name, Span::call_site());
+            quote!(#p::call_span!(__history_starting, #name);)
+        };
         let command_note = match &self.checked.command {
             Some(TerraformCommand::AtRunTime(_)) => {
                 quote!(__history_command.note_unknown(__history_event);)
@@ -233,6 +241,7 @@ impl Gen<'_> {
                             #command_note
                             #(#ids)*
                         }
+                        #span
                         __history_starting.start()
                     }
                 }

@@ -29,6 +29,9 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::event::{Event, EventId, SubjectId};
+pub use crate::external_trace::{
+    enter_event, external_trace, set_external_trace_reader, EnteredEvent, ExternalTraceReader,
+};
 
 /// Ids that tracked calls inside a [`scope`] pick up when their attribute does not name them.
 ///
@@ -150,8 +153,9 @@ pub(crate) fn with_current(f: impl FnOnce(Option<&Context>)) {
 
 /// Fills what `event` leaves unset from where the current thread runs, the way a tracked call's
 /// own event is filled: the subject ids and the correlation id from the [`scope`] in effect,
-/// its labels (the event's own labels win), and — when the event has no `parent_id` — its
-/// parent and trace from the tracked call running on this thread.
+/// its labels (the event's own labels win), when the event has no `parent_id` its parent and
+/// trace from the tracked call running on this thread, and when it has no external trace id
+/// the ids the installed reader finds ([`set_external_trace_reader`]).
 ///
 /// For code that records events by hand but should nest like tracked calls (an executor that
 /// records a run started inside a tracked call, for example).
@@ -194,6 +198,12 @@ pub fn fill_event(event: &mut Event) {
         if let Some(span) = current_span() {
             event.parent_id = Some(span.id);
             event.trace_id = Some(span.trace_id);
+        }
+    }
+    if event.external_trace_id.is_none() {
+        if let Some((trace, span)) = crate::external_trace::read_for_call() {
+            event.external_trace_id = Some(trace);
+            event.external_span_id = span;
         }
     }
 }

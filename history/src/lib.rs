@@ -56,6 +56,7 @@ pub mod conformance;
 
 mod default_recorder;
 mod error;
+mod external_trace;
 mod json;
 
 #[doc(hidden)]

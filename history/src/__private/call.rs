@@ -7,18 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::context::{self, Span};
-use crate::recorder::{CallRecord as Record, Slot};
+use crate::recorder::Slot;
 use chrono::{DateTime, Utc};
 
+use crate::recorder::CallRecord as Record;
 use crate::{
     Durability, ErrorInfo, Event, EventId, EventStatus, EventType, Json, Recorder, TerraformStatus,
 };
 
 use super::outcome::panic_error;
 pub use super::recorder_arg::AsRecorder;
-use super::scrub::{scrub_error, scrub_json, scrub_labels};
+use super::scrub::{scrub_error, scrub_json};
 use super::sink::{capture_with, Parameters, Sink};
 use super::site::Options;
+use super::span_bridge::Bridge;
+pub use super::starting::Starting;
 use crate::redact::{self, Redactor};
 
 /// The guard of one tracked call: records the in-progress event when created and the final
@@ -68,18 +71,20 @@ impl std::ops::Deref for CallRecorder {
 
 #[derive(Debug)]
 pub(super) struct Active {
-    recorder: CallRecorder,
-    event: Event,
+    pub(super) recorder: CallRecorder,
+    pub(super) event: Event,
     /// Where the call's last record waits in the recorder's queue, if it still may.
-    slot: Option<Slot>,
+    pub(super) slot: Option<Slot>,
     pub(super) span: Span,
-    options: Options,
-    started_body: bool,
+    pub(super) options: Options,
+    pub(super) started_body: bool,
     /// The body returned: what remains is recording its outcome.
     pub(super) body_returned: bool,
     /// Scrubs the values of the redacted arguments from the rest of the event; only when a
     /// call redacted something.
-    secrets: Option<Box<Redactor>>,
+    pub(super) secrets: Option<Box<Redactor>>,
+    /// The `tracing` span the call runs in (feature `tracing-spans`).
+    pub(super) bridge: Bridge,
 }
 
 impl Call {
@@ -123,7 +128,7 @@ impl Call {
             parameters.json,
         );
         let mut starting = Starting::new(recorder.into(), event, options);
-        starting.active.secrets = secrets;
+        starting.active_mut().secrets = secrets;
         starting
     }
 
@@ -146,9 +151,13 @@ impl Call {
             return body();
         };
         active.body_starts();
+        let bridge = active.bridge.take();
         let previous = context::enter_span(Some(active.span));
-        let outcome = catch_unwind(AssertUnwindSafe(body));
+        let outcome = bridge.in_scope(|| catch_unwind(AssertUnwindSafe(body)));
         context::restore_span(previous);
+        if let Some(active) = self.active.as_mut() {
+            active.bridge = bridge;
+        }
         match outcome {
             Ok(value) => {
                 if let Some(active) = self.active.as_mut() {
@@ -197,95 +206,6 @@ impl Call {
                 }
             }
             active.finish(EventStatus::Failed, result, Some(error));
-        }
-    }
-}
-
-/// A call being set up: its event can still be changed; [`Starting::start`] records it.
-#[derive(Debug)]
-pub struct Starting {
-    active: Box<Active>,
-}
-
-impl Starting {
-    #[inline]
-    fn new(recorder: CallRecorder, event: Event, options: Options) -> Starting {
-        let span = Span {
-            id: event.id,
-            trace_id: event.id,
-        };
-        Starting {
-            active: Box::new(Active {
-                recorder,
-                event,
-                slot: None,
-                span,
-                options,
-                started_body: false,
-                body_returned: false,
-                secrets: None,
-            }),
-        }
-    }
-
-    /// The event, to fill in before it is recorded.
-    #[inline]
-    pub fn event_mut(&mut self) -> &mut Event {
-        &mut self.active.event
-    }
-
-    /// Completes the event from where the call runs (parent, trace, the scope's [`Context`]
-    /// ids) and records it as in progress.
-    ///
-    /// [`Context`]: crate::context::Context
-    pub fn start(self) -> Call {
-        let mut active = self.active;
-        let secrets = active.secrets.take();
-        let Active {
-            recorder,
-            event,
-            slot,
-            span,
-            options,
-            ..
-        } = &mut *active;
-        if let Some(parent) = context::current_span() {
-            event.parent_id = Some(parent.id);
-            event.trace_id = Some(parent.trace_id);
-            span.trace_id = parent.trace_id;
-        } else {
-            event.trace_id = Some(event.id);
-        }
-        context::with_current(|cx| {
-            let Some(cx) = cx else { return };
-            for (field, from) in [
-                (&mut event.user_id, &cx.user_id),
-                (&mut event.vm_id, &cx.vm_id),
-                (&mut event.credential_id, &cx.credential_id),
-                (&mut event.organization_id, &cx.organization_id),
-            ] {
-                if field.is_none() {
-                    field.clone_from(from);
-                }
-            }
-            if event.correlation_id.is_none() {
-                event.correlation_id.clone_from(&cx.correlation_id);
-            }
-            for (k, v) in &cx.labels {
-                event.labels.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        });
-        if !event.labels.is_empty() {
-            scrub_labels(&mut event.labels, recorder.capturing(), secrets.as_deref());
-        }
-        if options.terraform {
-            event.terraform_status = Some(TerraformStatus::Initiated);
-        }
-        // The queue gets a copy; the call keeps the original.
-        *slot = submit(recorder, Record::Copy(event), Durability::Buffered);
-        active.secrets = secrets;
-        Call {
-            active: Some(active),
         }
     }
 }
@@ -351,6 +271,7 @@ impl Active {
         if self.event.finished_at.is_none() {
             self.event.finish(status);
         }
+        self.bridge.finish(status);
         let settings = self.recorder.capturing();
         let error = error.map(|mut error| {
             scrub_error(&mut error, settings, self.secrets.as_deref());
@@ -441,7 +362,11 @@ impl Drop for Call {
 /// Hands an event to the recorder; returns where it waits in the queue. Never fails the call:
 /// see [`report`].
 #[inline]
-fn submit(recorder: &Recorder, record: Record<'_>, durability: Durability) -> Option<Slot> {
+pub(super) fn submit(
+    recorder: &Recorder,
+    record: Record<'_>,
+    durability: Durability,
+) -> Option<Slot> {
     // Named in the warning when a synchronous record fails.
     let named = (durability == Durability::Sync).then(|| {
         let event = record.event();

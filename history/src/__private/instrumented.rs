@@ -38,10 +38,15 @@ impl<F: Future> Future for Instrumented<'_, F> {
             return this.body.poll(cx);
         };
         active.body_starts();
+        // Each poll runs inside the call's `tracing` span too (feature `tracing-spans`).
+        let bridge = active.bridge.take();
         let previous = context::enter_span(Some(active.span));
         let body = this.body;
-        let outcome = catch_unwind(AssertUnwindSafe(|| body.poll(cx)));
+        let outcome = bridge.in_scope(|| catch_unwind(AssertUnwindSafe(|| body.poll(cx))));
         context::restore_span(previous);
+        if let Some(active) = this.call.active.as_mut() {
+            active.bridge = bridge;
+        }
         match outcome {
             Ok(poll) => {
                 if poll.is_ready() {

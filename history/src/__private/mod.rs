@@ -23,6 +23,8 @@ mod remember;
 mod scrub;
 mod sink;
 mod site;
+mod span_bridge;
+mod starting;
 pub mod terraform;
 
 pub use call::{AsRecorder, Call, CallRecorder, Starting};
@@ -43,6 +45,10 @@ pub use sink::{Parameters, Params, Sink, REDACTED};
 pub use site::{
     check, custom_type, default_recorder, event_type, explicit_recorder, operation, Options,
 };
+pub use span_bridge::call_span;
+/// `tracing`, for the span the expansion makes (feature `tracing-spans`).
+#[cfg(feature = "tracing-spans")]
+pub use tracing;
 
 /// The traits the autoref dispatch needs in scope; the expansion imports `prelude::*` in
 /// the blocks it generates (never around the user's body).
