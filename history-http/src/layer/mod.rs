@@ -31,7 +31,7 @@
 //! | `user_id` | [`HistoryLayer::user_id`]'s closure over the request, or [`history::current_call::set_user_id`] called in the handler |
 //! | `correlation_id` | the `x-request-id` header of the request, else of the response (tower-http's `SetRequestIdLayer` / `PropagateRequestIdLayer`) |
 //! | `trace_id` | the trace of the tracked call the request runs in, else the event's own id (the history's tree of nested calls) |
-//! | `external_trace_id`, `external_span_id` | the trace id and the caller's span id of a valid W3C `traceparent` header |
+//! | `external_trace_id`, `external_span_id` | the OpenTelemetry context current where the request is served, when a reader is installed (`history_tracing::install_opentelemetry`); else, or when its trace differs, the trace id and the caller's span id of a valid W3C `traceparent` header |
 //! | `parent_id` | the tracked call the request runs in, if any |
 //!
 //! Tracked functions the handler calls nest under the request's event (`parent_id` is the

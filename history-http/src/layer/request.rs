@@ -41,7 +41,8 @@ impl Started {
             route.as_deref().unwrap_or("(no route)")
         );
         let mut event = Event::new(EventType::ApiRequest, operation);
-        // Parent, trace and the scope's ids from where the request is served, if anywhere.
+        // Parent, trace, the scope's ids and the external trace ids from where the request is
+        // served, if anywhere.
         context::fill_event(&mut event);
         if let Some(f) = &config.user_id {
             if let Some(user) = f(parts) {
@@ -51,11 +52,16 @@ impl Started {
         if let Some(id) = header_text(&parts.headers, X_REQUEST_ID) {
             event.correlation_id = Some(id.to_owned());
         }
+        // A `traceparent` names the distributed trace; the context current here (when a
+        // reader of it is installed, see `history::context::set_external_trace_reader`) may
+        // name a span of ours in that same trace, more precise than the caller's.
         if let Some((trace, span)) =
             header_text(&parts.headers, "traceparent").and_then(parse_traceparent)
         {
-            event.external_trace_id = Some(trace);
-            event.external_span_id = Some(span);
+            if event.external_trace_id != Some(trace) {
+                event.external_trace_id = Some(trace);
+                event.external_span_id = Some(span);
+            }
         }
         let trace_id = event.trace_id.unwrap_or(event.id);
         event.trace_id = Some(trace_id);
