@@ -33,9 +33,12 @@ impl Lines {
     }
 }
 
-/// Every span's name and fields (as text), as created and recorded.
+/// A span's name and its fields (as text).
+type SpanFields = (String, BTreeMap<String, String>);
+
+/// Every span's name and fields, as created and recorded.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>);
+struct Spans(Arc<Mutex<Vec<SpanFields>>>);
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 impl Visit for Fields<'_> {
