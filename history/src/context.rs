@@ -24,14 +24,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::event::{Event, EventId, SubjectId};
-pub use crate::external_trace::{
-    enter_event, external_trace, set_external_trace_reader, EnteredEvent, ExternalTraceReader,
-};
+pub use crate::external_trace::{external_trace, set_external_trace_reader, ExternalTraceReader};
 
 /// Ids that tracked calls inside a [`scope`] pick up when their attribute does not name them.
 ///
@@ -136,6 +135,34 @@ pub(crate) fn enter_span(span: Option<Span>) -> Option<Span> {
 /// Puts back the span [`enter_span`] replaced.
 pub(crate) fn restore_span(previous: Option<Span>) {
     let _ = SPAN.try_with(|s| s.set(previous));
+}
+
+/// Keeps the event `id` the running call on this thread until dropped (see [`enter_event`]).
+#[derive(Debug)]
+#[must_use = "the event stops being the running call when this is dropped"]
+pub struct EnteredEvent {
+    previous: Option<Span>,
+    /// Restores this thread's state: not to be sent elsewhere.
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Makes the event `id`, of the tree of calls `trace_id`, the running call on this thread
+/// until the returned guard is dropped: tracked calls started meanwhile are its children.
+///
+/// For integrations that record an operation as it runs without a tracked function (the
+/// `tracing` layer of `history-tracing` enters each recorded span's event this way). Guards
+/// are dropped in the reverse order they were made.
+pub fn enter_event(id: EventId, trace_id: EventId) -> EnteredEvent {
+    EnteredEvent {
+        previous: enter_span(Some(Span { id, trace_id })),
+        _not_send: PhantomData,
+    }
+}
+
+impl Drop for EnteredEvent {
+    fn drop(&mut self) {
+        restore_span(self.previous.take());
+    }
 }
 
 /// Calls `f` with the context in effect on this thread, if any.

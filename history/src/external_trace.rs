@@ -3,11 +3,9 @@
 //! caller's thread when a tracked call starts. Re-exported by [`crate::context`].
 
 use std::cell::Cell;
-use std::marker::PhantomData;
 use std::sync::OnceLock;
 
-use crate::context::{enter_span, restore_span, Span};
-use crate::event::{EventId, W3cSpanId, W3cTraceId};
+use crate::event::{W3cSpanId, W3cTraceId};
 
 /// A reader of the external trace ids current on this thread: the W3C trace id, and the span
 /// id when there is one. Called on the thread of every tracked call as it starts, so it must
@@ -46,34 +44,6 @@ pub fn set_external_trace_reader(reader: ExternalTraceReader) -> bool {
 #[inline]
 pub fn external_trace() -> Option<(W3cTraceId, Option<W3cSpanId>)> {
     READER.get().and_then(|read| read())
-}
-
-/// Keeps the event `id` the running call on this thread until dropped (see [`enter_event`]).
-#[derive(Debug)]
-#[must_use = "the event stops being the running call when this is dropped"]
-pub struct EnteredEvent {
-    previous: Option<Span>,
-    /// Restores this thread's state: not to be sent elsewhere.
-    _not_send: PhantomData<*const ()>,
-}
-
-/// Makes the event `id`, of the tree of calls `trace_id`, the running call on this thread
-/// until the returned guard is dropped: tracked calls started meanwhile are its children.
-///
-/// For integrations that record an operation as it runs without a tracked function (the
-/// `tracing` layer of `history-tracing` enters each recorded span's event this way). Guards
-/// are dropped in the reverse order they were made.
-pub fn enter_event(id: EventId, trace_id: EventId) -> EnteredEvent {
-    EnteredEvent {
-        previous: enter_span(Some(Span { id, trace_id })),
-        _not_send: PhantomData,
-    }
-}
-
-impl Drop for EnteredEvent {
-    fn drop(&mut self) {
-        restore_span(self.previous.take());
-    }
 }
 
 thread_local! {

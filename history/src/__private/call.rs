@@ -1,6 +1,5 @@
 //! [`Call`]: the guard one tracked call keeps from start to finish.
 
-use std::borrow::Cow;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,17 +10,14 @@ use crate::recorder::Slot;
 use chrono::{DateTime, Utc};
 
 use crate::recorder::CallRecord as Record;
-use crate::{
-    Durability, ErrorInfo, Event, EventId, EventStatus, EventType, Json, Recorder, TerraformStatus,
-};
+use crate::{Durability, ErrorInfo, Event, EventId, EventStatus, Json, Recorder, TerraformStatus};
 
 use super::outcome::panic_error;
 pub use super::recorder_arg::AsRecorder;
 use super::scrub::{scrub_error, scrub_json};
-use super::sink::{capture_with, Parameters, Sink};
+use super::sink::{capture_with, Sink};
 use super::site::Options;
 use super::span_bridge::Bridge;
-pub use super::starting::Starting;
 use crate::redact::{self, Redactor};
 
 /// The guard of one tracked call: records the in-progress event when created and the final
@@ -98,38 +94,6 @@ impl Call {
     #[inline]
     pub fn is_active(&self) -> bool {
         self.active.is_some()
-    }
-
-    /// Completes `event` from where the call runs (parent, trace, the scope's [`Context`]
-    /// ids) and records it as in progress.
-    ///
-    /// [`Context`]: crate::context::Context
-    pub fn start(recorder: impl Into<CallRecorder>, event: Event, options: Options) -> Call {
-        Starting::new(recorder.into(), event, options).start()
-    }
-
-    /// A call whose event starts now and is built in place (the expansion sets the ids
-    /// through [`Starting::event_mut`]), then [`Starting::start`]ed: the event is not moved
-    /// on its way into the call.
-    #[inline]
-    pub fn begin(
-        recorder: impl Into<CallRecorder>,
-        event_type: EventType,
-        operation: impl Into<Cow<'static, str>>,
-        parameters: impl Into<Parameters>,
-        options: Options,
-    ) -> Starting {
-        let parameters = parameters.into();
-        let secrets = parameters.redactor().map(Box::new);
-        let event = Event::starting_at(
-            crate::event::now_micros(),
-            event_type,
-            operation.into(),
-            parameters.json,
-        );
-        let mut starting = Starting::new(recorder.into(), event, options);
-        starting.active_mut().secrets = secrets;
-        starting
     }
 
     /// Captures one value (the result) under the recorder's settings: redacted, within the

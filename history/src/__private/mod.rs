@@ -27,7 +27,7 @@ mod span_bridge;
 mod starting;
 pub mod terraform;
 
-pub use call::{AsRecorder, Call, CallRecorder, Starting};
+pub use call::{AsRecorder, Call, CallRecorder};
 pub use capture::{
     write_str, Capture, Subject, SubjectViaDisplay, SubjectViaKnown, Text, TextViaDebug,
     TextViaDisplay, TextViaOption, ToSubject, ViaDebug, ViaSerialize, ViaTypeName,
@@ -46,6 +46,7 @@ pub use site::{
     check, custom_type, default_recorder, event_type, explicit_recorder, operation, Options,
 };
 pub use span_bridge::call_span;
+pub use starting::Starting;
 /// `tracing`, for the span the expansion makes (feature `tracing-spans`).
 #[cfg(feature = "tracing-spans")]
 pub use tracing;

@@ -28,6 +28,13 @@ impl Bridge {
         }
     }
 
+    /// A bridge to `span`.
+    #[cfg(feature = "tracing-spans")]
+    #[inline]
+    pub(crate) fn new(span: tracing::Span) -> Bridge {
+        Bridge { span }
+    }
+
     /// This bridge, leaving none in its place (to enter it while the call is borrowed).
     #[inline]
     pub(crate) fn take(&mut self) -> Bridge {
@@ -60,15 +67,6 @@ impl Bridge {
         }
         #[cfg(not(feature = "tracing-spans"))]
         let _ = status;
-    }
-}
-
-#[cfg(feature = "tracing-spans")]
-impl super::call::Starting {
-    /// Sets the span the call runs in (made by [`call_span!`](crate::__private::call_span)).
-    #[inline]
-    pub fn set_tracing_span(&mut self, span: tracing::Span) {
-        self.active_mut().bridge = Bridge { span };
     }
 }
 

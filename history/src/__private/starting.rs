@@ -1,14 +1,51 @@
 //! [`Starting`]: a tracked call being set up, before its in-progress record.
 
+use std::borrow::Cow;
+
 use crate::context::{self, Span};
 use crate::external_trace;
 use crate::recorder::CallRecord as Record;
-use crate::{Durability, Event, TerraformStatus};
+use crate::{Durability, Event, EventType, TerraformStatus};
 
 use super::call::{submit, Active, Call, CallRecorder};
 use super::scrub::scrub_labels;
+use super::sink::Parameters;
 use super::site::Options;
 use super::span_bridge::Bridge;
+
+impl Call {
+    /// Completes `event` from where the call runs (parent, trace, the scope's [`Context`]
+    /// ids) and records it as in progress.
+    ///
+    /// [`Context`]: crate::context::Context
+    pub fn start(recorder: impl Into<CallRecorder>, event: Event, options: Options) -> Call {
+        Starting::new(recorder.into(), event, options).start()
+    }
+
+    /// A call whose event starts now and is built in place (the expansion sets the ids
+    /// through [`Starting::event_mut`]), then [`Starting::start`]ed: the event is not moved
+    /// on its way into the call.
+    #[inline]
+    pub fn begin(
+        recorder: impl Into<CallRecorder>,
+        event_type: EventType,
+        operation: impl Into<Cow<'static, str>>,
+        parameters: impl Into<Parameters>,
+        options: Options,
+    ) -> Starting {
+        let parameters = parameters.into();
+        let secrets = parameters.redactor().map(Box::new);
+        let event = Event::starting_at(
+            crate::event::now_micros(),
+            event_type,
+            operation.into(),
+            parameters.json,
+        );
+        let mut starting = Starting::new(recorder.into(), event, options);
+        starting.active.secrets = secrets;
+        starting
+    }
+}
 
 /// A call being set up: its event can still be changed; [`Starting::start`] records it.
 #[derive(Debug)]
@@ -41,9 +78,11 @@ impl Starting {
         }
     }
 
+    /// Sets the span the call runs in (made by [`call_span!`](crate::__private::call_span)).
+    #[cfg(feature = "tracing-spans")]
     #[inline]
-    pub(super) fn active_mut(&mut self) -> &mut Active {
-        &mut self.active
+    pub fn set_tracing_span(&mut self, span: tracing::Span) {
+        self.active.bridge = Bridge::new(span);
     }
 
     /// The event, to fill in before it is recorded.
