@@ -13,6 +13,11 @@
 //!   `user-agent` allowed.
 //!
 //! Run: `cargo bench --bench http_layer`.
+//!
+//! Instruction counts (load-independent): `HISTORY_BENCH_COUNT=<service>:<n>` runs `n` requests
+//! through one service (`bare`, `trace_layer`, `trace_layer_fmt`, `history_layer`) and no measurement, for
+//! `valgrind --tool=callgrind`; the difference between two `n` is the cost of the extra
+//! requests.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +88,43 @@ fn bench_one<S>(
     });
 }
 
+/// `HISTORY_BENCH_COUNT=<service>:<n>`: `n` requests through one service, unmeasured.
+fn count_only(rt: &tokio::runtime::Runtime, recorder: &Recorder) -> bool {
+    let Ok(spec) = std::env::var("HISTORY_BENCH_COUNT") else {
+        return false;
+    };
+    let (service, n) = spec.split_once(':').expect("<service>:<n>");
+    let n: usize = n.parse().expect("a number of requests");
+    let app = match service {
+        "bare" => app(),
+        "trace_layer" => app().layer(TraceLayer::new_for_http()),
+        "trace_layer_fmt" => {
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_writer(std::io::sink)
+                .finish();
+            let app = app().layer(TraceLayer::new_for_http());
+            tracing::subscriber::with_default(subscriber, || {
+                rt.block_on(async {
+                    for _ in 0..n {
+                        drop(app.clone().oneshot(request()).await.expect("response"));
+                    }
+                })
+            });
+            return true;
+        }
+        "history_layer" => app().layer(HistoryLayer::new(recorder.clone()).headers(["user-agent"])),
+        other => panic!("no service {other}"),
+    };
+    rt.block_on(async {
+        for _ in 0..n {
+            drop(app.clone().oneshot(request()).await.expect("response"));
+        }
+    });
+    let _ = recorder.flush();
+    true
+}
+
 fn layers(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -91,6 +133,9 @@ fn layers(c: &mut Criterion) {
     let recorder = Recorder::builder()
         .build_shared(Arc::new(Discard))
         .expect("recorder");
+    if count_only(&rt, &recorder) {
+        return;
+    }
     let mut g = c.benchmark_group("http_layer");
     g.measurement_time(Duration::from_secs(4));
 

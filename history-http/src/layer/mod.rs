@@ -47,6 +47,7 @@
 //! error is returned unchanged and the panic resumes with its payload once it is recorded.
 
 mod body;
+mod captured;
 mod future;
 mod request;
 mod response;
@@ -89,8 +90,10 @@ pub(crate) struct Config {
     pub(crate) client_addr: Option<Arc<ClientAddrFn>>,
     pub(crate) client_errors_fail: bool,
     pub(crate) failing_statuses: Vec<StatusCode>,
+    /// Sorted, without repeats.
     pub(crate) query_params: Vec<String>,
-    pub(crate) headers: Vec<HeaderName>,
+    /// Sorted by name, without repeats (the order the event's JSON lists them in).
+    pub(crate) headers: Vec<captured::AllowedHeader>,
     pub(crate) skip_paths: Vec<String>,
     pub(crate) request_body: Option<usize>,
     pub(crate) response_body: Option<usize>,
@@ -105,7 +108,13 @@ impl fmt::Debug for HistoryLayer {
             .field("client_errors_fail", &c.client_errors_fail)
             .field("failing_statuses", &c.failing_statuses)
             .field("query_params", &c.query_params)
-            .field("headers", &c.headers)
+            .field(
+                "headers",
+                &c.headers
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("skip_paths", &c.skip_paths)
             .field("request_body", &c.request_body)
             .field("response_body", &c.response_body)
@@ -204,7 +213,11 @@ impl HistoryLayer {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.edit(|c| c.query_params.extend(names.into_iter().map(Into::into)))
+        self.edit(|c| {
+            c.query_params.extend(names.into_iter().map(Into::into));
+            c.query_params.sort_unstable();
+            c.query_params.dedup();
+        })
     }
 
     /// Records these request and response headers (names are case-insensitive; a name that
@@ -219,8 +232,12 @@ impl HistoryLayer {
             c.headers.extend(
                 names
                     .into_iter()
-                    .filter_map(|n| HeaderName::from_bytes(n.as_ref().as_bytes()).ok()),
-            )
+                    .filter_map(|n| HeaderName::from_bytes(n.as_ref().as_bytes()).ok())
+                    .map(captured::AllowedHeader::new),
+            );
+            c.headers
+                .sort_unstable_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+            c.headers.dedup_by(|a, b| a.name == b.name);
         })
     }
 

@@ -6,12 +6,10 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, MatchedPath};
 use history::context::{self, Snapshot};
 use history::event::parse_traceparent;
-use history::redact::{is_secret_name, scrub_url_credentials, REDACTED};
 use history::{Event, EventId, EventType};
-use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
-use http::{HeaderMap, HeaderName};
-use serde_json::{Map, Value};
+use http::HeaderMap;
 
+use super::captured::{AllowedHeaders, AllowedQuery, RequestParams};
 use super::Config;
 
 /// The header tower-http's request-id layers use.
@@ -66,27 +64,6 @@ impl Started {
         let trace_id = event.trace_id.unwrap_or(event.id);
         event.trace_id = Some(trace_id);
 
-        let mut params = Map::new();
-        params.insert("method".into(), Value::from(parts.method.as_str()));
-        params.insert(
-            "path".into(),
-            Value::from(scrub_url_credentials(parts.uri.path()).into_owned()),
-        );
-        if let Some(route) = route {
-            params.insert("route".into(), Value::from(route));
-        }
-        if !config.query_params.is_empty() {
-            if let Some(q) = parts.uri.query() {
-                let query = query_params(q, &config.query_params);
-                if !query.is_empty() {
-                    params.insert("query".into(), Value::Object(query));
-                }
-            }
-        }
-        let headers = allowed_headers(&parts.headers, &config.headers);
-        if !headers.is_empty() {
-            params.insert("headers".into(), Value::Object(headers));
-        }
         let client = match &config.client_addr {
             Some(f) => f(parts),
             None => parts
@@ -94,10 +71,24 @@ impl Started {
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.to_string()),
         };
-        if let Some(addr) = client {
-            params.insert("client_addr".into(), Value::from(addr));
+        event.parameters = RequestParams {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            route: route.as_deref(),
+            query: match (config.query_params.is_empty(), parts.uri.query()) {
+                (false, Some(query)) => Some(AllowedQuery {
+                    query,
+                    allowed: &config.query_params,
+                }),
+                _ => None,
+            },
+            headers: AllowedHeaders {
+                headers: &parts.headers,
+                allowed: &config.headers,
+            },
+            client_addr: client.as_deref(),
         }
-        event.parameters = Value::Object(params).into();
+        .to_json();
         let request_type = config
             .request_body
             .and_then(|_| header_text(&parts.headers, "content-type"))
@@ -125,106 +116,4 @@ pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a 
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
-}
-
-/// Whether a header always holds a secret, allowed or not.
-fn is_secret_header(name: &HeaderName) -> bool {
-    [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE, SET_COOKIE].contains(name)
-        || is_secret_name(name.as_str())
-}
-
-/// The allowed headers of `headers`, secret ones redacted; repeated headers are joined with
-/// `", "`, values that are not text noted as such.
-pub(crate) fn allowed_headers(headers: &HeaderMap, allowed: &[HeaderName]) -> Map<String, Value> {
-    let mut out = Map::new();
-    for name in allowed {
-        let mut values = headers.get_all(name).iter().peekable();
-        if values.peek().is_none() {
-            continue;
-        }
-        let value = if is_secret_header(name) {
-            REDACTED.to_owned()
-        } else {
-            values
-                .map(|v| match v.to_str() {
-                    Ok(s) => scrub_url_credentials(s).into_owned(),
-                    Err(_) => format!("[not text: {} bytes]", v.len()),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        out.insert(name.as_str().to_owned(), Value::from(value));
-    }
-    out
-}
-
-/// The allowed parameters of a query string, secret ones redacted; a repeated one is kept
-/// as an array of its values.
-pub(crate) fn query_params(query: &str, allowed: &[String]) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        if !allowed.iter().any(|a| *a == name) {
-            continue;
-        }
-        let value = if is_secret_name(&name) {
-            Value::from(REDACTED)
-        } else {
-            Value::from(scrub_url_credentials(&value).into_owned())
-        };
-        match out.get_mut(name.as_ref()) {
-            Some(Value::Array(values)) => values.push(value),
-            Some(first) => {
-                let first = first.take();
-                out.insert(name.into_owned(), Value::Array(vec![first, value]));
-            }
-            None => {
-                out.insert(name.into_owned(), value);
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_allow_list_and_secrets() {
-        let allowed = ["page".to_owned(), "api_key".to_owned(), "tag".to_owned()];
-        let q = query_params("page=2&api_key=s3cr3t&other=x&tag=a&tag=b", &allowed);
-        assert_eq!(
-            Value::Object(q),
-            serde_json::json!({"page": "2", "api_key": "[redacted]", "tag": ["a", "b"]})
-        );
-    }
-
-    #[test]
-    fn header_allow_list_and_secrets() {
-        let mut h = HeaderMap::new();
-        h.insert("authorization", "Bearer abc".parse().unwrap());
-        h.insert("cookie", "sid=1".parse().unwrap());
-        h.insert("x-api-key", "k".parse().unwrap());
-        h.insert("user-agent", "curl".parse().unwrap());
-        h.insert("x-other", "o".parse().unwrap());
-        h.insert("referer", "https://u:pw@example.com/".parse().unwrap());
-        let allowed: Vec<HeaderName> = [
-            "authorization",
-            "cookie",
-            "x-api-key",
-            "user-agent",
-            "referer",
-        ]
-        .iter()
-        .map(|n| HeaderName::from_static(n))
-        .collect();
-        let out = Value::Object(allowed_headers(&h, &allowed));
-        assert_eq!(
-            out,
-            serde_json::json!({
-                "authorization": "[redacted]", "cookie": "[redacted]", "x-api-key": "[redacted]",
-                "user-agent": "curl", "referer": "https://u:[redacted]@example.com/"
-            })
-        );
-    }
 }

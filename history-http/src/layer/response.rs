@@ -9,14 +9,15 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use bytes::Bytes;
-use history::{current_call, ErrorInfo, Event, EventStatus, Recorder};
+use history::{current_call, ErrorInfo, Event, EventStatus, Json, Recorder};
 use http::header::CONTENT_TYPE;
 use http::Response;
 use http_body::{Frame, SizeHint};
 use serde_json::{Map, Value};
 
 use super::body::{SharedSeen, Tee};
-use super::request::{allowed_headers, header_text, Started, X_REQUEST_ID};
+use super::captured::{AllowedHeaders, ResponseResult};
+use super::request::{header_text, Started, X_REQUEST_ID};
 use super::{BoxError, Config};
 
 /// A request under way: what is needed to record its outcome.
@@ -65,16 +66,18 @@ impl Pending {
         if event.correlation_id.is_none() {
             event.correlation_id = header_text(response.headers(), X_REQUEST_ID).map(Into::into);
         }
-        let mut result = Map::new();
-        result.insert("status".into(), Value::from(status.as_u16()));
-        let headers = allowed_headers(response.headers(), &config.headers);
-        if !headers.is_empty() {
-            result.insert("headers".into(), Value::Object(headers));
+        let result = ResponseResult {
+            status: status.as_u16(),
+            headers: AllowedHeaders {
+                headers: response.headers(),
+                allowed: &config.headers,
+            },
         }
+        .to_json();
         let finishing = Finishing {
             recorder,
             event,
-            result,
+            result: Some(result),
             request_body,
             request_type: started.request_type,
         };
@@ -126,7 +129,7 @@ impl Pending {
         Finishing {
             recorder: self.recorder,
             event,
-            result: Map::new(),
+            result: None,
             request_body: self.request_body,
             request_type: self.started.request_type,
         }
@@ -146,7 +149,8 @@ fn status_line(status: http::StatusCode) -> String {
 struct Finishing {
     recorder: Recorder,
     event: Event,
-    result: Map<String, Value>,
+    /// The result as recorded (`status`, allowed `headers`); none when no response came.
+    result: Option<Json>,
     request_body: Option<SharedSeen>,
     request_type: Option<String>,
 }
@@ -169,11 +173,14 @@ impl Finishing {
             }
         }
         if let Some(body) = response_body {
-            result.insert("body".into(), body);
+            let mut with_body = match result.as_ref().map(Json::to_value) {
+                Some(Value::Object(result)) => result,
+                _ => Map::new(),
+            };
+            with_body.insert("body".into(), body);
+            result = Some(Value::Object(with_body).into());
         }
-        if !result.is_empty() {
-            event.result = Some(Value::Object(result).into());
-        }
+        event.result = result;
         // What the handler set with `history::current_call` (a user id known after auth).
         current_call::apply_pending(&mut event);
         if let Err(e) = recorder.record_fitted(event) {
