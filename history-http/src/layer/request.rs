@@ -32,12 +32,13 @@ impl Started {
         let route = parts
             .extensions
             .get::<MatchedPath>()
-            .map(|m| m.as_str().to_owned());
-        let operation = format!(
-            "{} {}",
-            parts.method,
-            route.as_deref().unwrap_or("(no route)")
-        );
+            .map(MatchedPath::as_str);
+        let method = parts.method.as_str();
+        let template = route.unwrap_or("(no route)");
+        let mut operation = String::with_capacity(method.len() + 1 + template.len());
+        operation.push_str(method);
+        operation.push(' ');
+        operation.push_str(template);
         let mut event = Event::new(EventType::ApiRequest, operation);
         // Parent, trace, the scope's ids and the external trace ids from where the request is
         // served, if anywhere.
@@ -72,9 +73,9 @@ impl Started {
                 .map(|c| c.0.to_string()),
         };
         event.parameters = RequestParams {
-            method: parts.method.as_str(),
+            method,
             path: parts.uri.path(),
-            route: route.as_deref(),
+            route,
             query: match (config.query_params.is_empty(), parts.uri.query()) {
                 (false, Some(query)) => Some(AllowedQuery {
                     query,
