@@ -2,7 +2,6 @@
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::Uri;
-use axum::Json;
 use history::store::MAX_LIMIT;
 use history::{Event, EventId, Order, Page, Query};
 use serde::Serialize;
@@ -11,6 +10,7 @@ use serde_json::{json, Value};
 use super::params::{self, pairs};
 use super::problem::Problem;
 use super::HistoryApi;
+use super::JsonBody;
 
 /// A page of events, with the link to the next one.
 #[derive(Serialize)]
@@ -56,18 +56,18 @@ pub(crate) fn event_id(raw: &str) -> Result<EventId, Problem> {
 pub(crate) async fn list(
     State(api): State<HistoryApi>,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<EventPage>, Problem> {
+) -> Result<JsonBody<EventPage>, Problem> {
     let query = params::query(&pairs(uri.query()))?;
     let page = api.store.query(query).await?;
-    Ok(Json(EventPage::new(page, &uri)))
+    Ok(JsonBody(EventPage::new(page, &uri)))
 }
 
 /// `GET /events/{id}`.
 pub(crate) async fn one(
     State(api): State<HistoryApi>,
     Path(id): Path<String>,
-) -> Result<Json<Event>, Problem> {
-    Ok(Json(api.store.get(event_id(&id)?).await?))
+) -> Result<JsonBody<Event>, Problem> {
+    Ok(JsonBody(api.store.get(event_id(&id)?).await?))
 }
 
 /// `GET /events/{id}/children`: paged like `/events`, oldest first unless asked otherwise.
@@ -75,7 +75,7 @@ pub(crate) async fn children(
     State(api): State<HistoryApi>,
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<EventPage>, Problem> {
+) -> Result<JsonBody<EventPage>, Problem> {
     let id = event_id(&id)?;
     let pairs = pairs(uri.query());
     let mut query = params::query(&pairs)?;
@@ -86,7 +86,7 @@ pub(crate) async fn children(
     // 404 for an id that names no event, rather than an empty list.
     api.store.get(id).await?;
     let page = api.store.query(query).await?;
-    Ok(Json(EventPage::new(page, &uri)))
+    Ok(JsonBody(EventPage::new(page, &uri)))
 }
 
 /// `GET /events/{id}/trace`: every event of the event's trace, oldest first (at most
@@ -95,7 +95,7 @@ pub(crate) async fn trace(
     State(api): State<HistoryApi>,
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, Problem> {
+) -> Result<JsonBody<Value>, Problem> {
     let event = api.store.get(event_id(&id)?).await?;
     let mut limit = 1000;
     for (k, v) in pairs(uri.query()) {
@@ -127,7 +127,7 @@ pub(crate) async fn trace(
     if !items.iter().any(|e| e.id == event.id) {
         items.insert(0, event);
     }
-    Ok(Json(json!({
+    Ok(JsonBody(json!({
         "trace_id": trace_id,
         "items": items,
         "truncated": page.next_cursor.is_some(),
@@ -138,23 +138,25 @@ pub(crate) async fn trace(
 pub(crate) async fn diff_previous(
     State(api): State<HistoryApi>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<JsonBody<Value>, Problem> {
     let event = api.store.get(event_id(&id)?).await?;
     let id = event.id;
     let previous = api.store.previous_success(event.clone()).await?;
     // No earlier success is an answer, not a missing resource.
     let Some(previous) = previous else {
-        return Ok(Json(json!({ "old": null, "new": id, "diff": null })));
+        return Ok(JsonBody(json!({ "old": null, "new": id, "diff": null })));
     };
     let diff = history::diff::diff(&previous, &event);
-    Ok(Json(json!({ "old": previous.id, "new": id, "diff": diff })))
+    Ok(JsonBody(
+        json!({ "old": previous.id, "new": id, "diff": diff }),
+    ))
 }
 
 /// `GET /diff?old={id}&new={id}`.
 pub(crate) async fn diff(
     State(api): State<HistoryApi>,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, Problem> {
+) -> Result<JsonBody<Value>, Problem> {
     let (mut old, mut new) = (None, None);
     for (k, v) in pairs(uri.query()) {
         match k.as_str() {
@@ -173,11 +175,11 @@ pub(crate) async fn diff(
         ));
     };
     let diff = api.store.diff(old, new).await?;
-    Ok(Json(json!({ "old": old, "new": new, "diff": diff })))
+    Ok(JsonBody(json!({ "old": old, "new": new, "diff": diff })))
 }
 
 /// `GET /health`.
-pub(crate) async fn health(State(api): State<HistoryApi>) -> Result<Json<Value>, Problem> {
+pub(crate) async fn health(State(api): State<HistoryApi>) -> Result<JsonBody<Value>, Problem> {
     api.store.query(Query::new().limit(1)).await?;
-    Ok(Json(json!({ "status": "ok" })))
+    Ok(JsonBody(json!({ "status": "ok" })))
 }

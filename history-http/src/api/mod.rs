@@ -45,6 +45,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use serde::Serialize;
 
 use crate::read::AsyncStore;
 pub use problem::Problem;
@@ -105,6 +106,30 @@ impl HistoryApi {
                 )
             })
             .with_state(self)
+    }
+}
+
+/// `value` as an `application/json` answer, serialised into one `Vec` (axum's `Json` writes
+/// every piece of the text into a growing `BytesMut`, which costs more per piece).
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+impl<T: Serialize> IntoResponse for JsonBody<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(e) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the answer could not be written as JSON: {e}"),
+            )
+            .into_response(),
+        }
     }
 }
 

@@ -3,19 +3,19 @@
 use std::time::Duration;
 
 use axum::extract::{OriginalUri, State};
-use axum::Json;
 use history::stats::{GroupKey, StatsQuery, Summary};
 use serde_json::{json, Map, Value};
 
 use super::params::{self, pairs};
 use super::problem::Problem;
 use super::HistoryApi;
+use super::JsonBody;
 
 /// `GET /stats?{filter}&group_by=…`.
 pub(crate) async fn stats(
     State(api): State<HistoryApi>,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, Problem> {
+) -> Result<JsonBody<Value>, Problem> {
     let pairs = pairs(uri.query());
     let mut query = StatsQuery::new(params::filter(&pairs, &["group_by"])?);
     for (k, v) in &pairs {
@@ -29,7 +29,7 @@ pub(crate) async fn stats(
         .iter()
         .map(|(key, summary)| json!({ "key": key_text(key), "summary": summary_json(summary) }))
         .collect();
-    Ok(Json(json!({
+    Ok(JsonBody(json!({
         "summary": summary_json(&stats.summary),
         "groups": groups,
     })))
