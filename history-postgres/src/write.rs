@@ -1,7 +1,9 @@
 //! The write path: batches are copied (`COPY`, binary) into a per-session staging table and
 //! upserted into `events` in one statement at commit, keeping one record per id by the rule
 //! of [`Event::replaces`](history::Event::replaces), in SQL. Several batches may be staged
-//! before one commit (group commit).
+//! before one commit (group commit). The upsert is prepared once per connection, in two
+//! forms: when the staged ids are all different (the writer keeps them) the rows are taken
+//! as they are; only when one repeats are they sorted to pick each id's winner first.
 //!
 //! The change feed's numbers are taken in commit order: the upsert runs under a
 //! transaction-level advisory lock held until the commit, so a writer that numbers its rows
@@ -9,7 +11,9 @@
 //! upsert and the commit, never the copying. Followers are woken with `NOTIFY`.
 
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::Client;
+use std::collections::HashSet;
+
+use postgres::{Client, Statement};
 use uuid::Uuid;
 
 use crate::codec::{copy_row, COPY_STAGING, CREATE_STAGING, STAGING_TYPES};
@@ -50,7 +54,21 @@ const REPLACES: &str = concat!(
      OR coalesce(excluded.finished_at, 'epoch') >= coalesce(e.finished_at, 'epoch')))"
 );
 
-fn upsert_sql(names: &Names) -> String {
+/// The upsert of everything staged. `dedup`: the staged rows may hold several records of one
+/// id, so the winner of each is picked first (a sort); without, the rows are taken as they
+/// are (the ids are known to be unique).
+/// The writer session's memory for sorts and the rollup triggers' transition tables.
+const WRITER_WORK_MEM: &str = "SET work_mem = '64MB'";
+
+fn upsert_sql(names: &Names, dedup: bool) -> String {
+    let source = if dedup {
+        format!(
+            "(SELECT DISTINCT ON (id, started_at) * FROM pg_temp.history_staging w \
+             ORDER BY {WINNER_ORDER})"
+        )
+    } else {
+        "pg_temp.history_staging".to_owned()
+    };
     names.sql(&format!(
         "INSERT INTO {{s}}.events AS e (id, started_at, event_type, status, finished_at, \
          duration_us, operation, user_id, vm_id, credential_id, organization_id, parent_id, \
@@ -61,8 +79,7 @@ fn upsert_sql(names: &Names) -> String {
          parent_id, trace_id, correlation_id, host, service, labels::jsonb, \
          parameters::jsonb, result::jsonb, error::jsonb, terraform_status, execution::jsonb, \
          writer, nextval('{{s}}.changes'), external_trace_id, external_span_id \
-         FROM (SELECT DISTINCT ON (id, started_at) * FROM pg_temp.history_staging w \
-               ORDER BY {WINNER_ORDER}) w \
+         FROM {source} w \
          ON CONFLICT (id, started_at) DO UPDATE SET event_type = excluded.event_type, \
          status = excluded.status, finished_at = excluded.finished_at, \
          duration_us = excluded.duration_us, operation = excluded.operation, \
@@ -89,7 +106,14 @@ pub(crate) struct WriteSession {
     lost: bool,
     /// The next staging row's order.
     ord: i64,
-    upsert: String,
+    /// The ids staged in the open transaction, and whether one came twice (then the upsert
+    /// picks each id's winner first).
+    staged: HashSet<Uuid>,
+    repeated: bool,
+    /// The upsert's SQL: ids unique, ids repeated.
+    upsert: [String; 2],
+    /// Both, prepared on the current connection.
+    prepared: Option<[Statement; 2]>,
     notify: String,
     lock: i64,
 }
@@ -110,10 +134,18 @@ impl WriteSession {
             open: false,
             lost: false,
             ord: 0,
-            upsert: upsert_sql(names),
+            staged: HashSet::new(),
+            repeated: false,
+            upsert: [upsert_sql(names, false), upsert_sql(names, true)],
+            prepared: None,
             notify: format!("NOTIFY \"{}\"", names.channel),
             lock: lock_key("changes", &names.schema),
         }
+    }
+
+    fn forget_staged(&mut self) {
+        self.staged.clear();
+        self.repeated = false;
     }
 
     /// Whether batches are staged and not yet committed.
@@ -128,6 +160,13 @@ impl WriteSession {
         if self.client.is_none() {
             let mut client = connector.connect()?;
             client.batch_execute(CREATE_STAGING)?;
+            // A group of staged batches is sorted (repeated ids) and passed to the rollup
+            // triggers in memory rather than through temporary files.
+            client.batch_execute(WRITER_WORK_MEM)?;
+            self.prepared = Some([
+                client.prepare(&self.upsert[0])?,
+                client.prepare(&self.upsert[1])?,
+            ]);
             self.client = Some(client);
         }
         self.client
@@ -143,6 +182,8 @@ impl WriteSession {
         let closed = self.client.as_ref().is_none_or(Client::is_closed) || e.is_transient();
         if closed {
             self.client = None;
+            self.prepared = None;
+            self.forget_staged();
             if self.open {
                 self.lost = true;
             }
@@ -194,6 +235,11 @@ impl WriteSession {
                 client.batch_execute("RELEASE SAVEPOINT history_batch")?;
                 self.open = true;
                 self.ord = ord;
+                for e in batch {
+                    if !self.staged.insert(*e.id.as_uuid()) {
+                        self.repeated = true;
+                    }
+                }
                 Ok(())
             }
             Err(e) => {
@@ -228,6 +274,7 @@ impl WriteSession {
                 }
                 self.open = false;
                 self.ord = 0;
+                self.forget_staged();
                 Err(e)
             }
         }
@@ -239,13 +286,18 @@ impl WriteSession {
             .as_mut()
             .ok_or_else(|| PostgresError::Corrupt("no writer connection".into()))?;
         client.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock])?;
-        let n = client.execute(self.upsert.as_str(), &[])?;
+        let prepared = self
+            .prepared
+            .as_ref()
+            .ok_or_else(|| PostgresError::Corrupt("upsert not prepared".into()))?;
+        let n = client.execute(&prepared[usize::from(self.repeated)], &[])?;
         if n > 0 {
             client.batch_execute(&self.notify)?;
         }
         client.batch_execute("COMMIT")?;
         self.open = false;
         self.ord = 0;
+        self.forget_staged();
         Ok(n)
     }
 }
