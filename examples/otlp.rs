@@ -25,7 +25,12 @@ use prost::Message;
 struct QuotaExceeded(String);
 
 #[track_history(event_type = EventType::VmCreate, user_id = user_id, vm_id = vm_id)]
-fn create_vm(user_id: u64, vm_id: u64, region: &str, api_key: &str) -> Result<String, QuotaExceeded> {
+fn create_vm(
+    user_id: u64,
+    vm_id: u64,
+    region: &str,
+    api_key: &str,
+) -> Result<String, QuotaExceeded> {
     let _ = api_key; // redacted in the history and in what is exported
     if region == "mars-1" {
         return Err(QuotaExceeded(region.into()));
@@ -105,7 +110,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     recorder.shutdown()?; // the exporter sends what it holds, then stops
     exporter.shutdown_timeout(Duration::from_secs(5))?;
     let stats = exporter.stats();
-    println!("exported to {endpoint}: {} records, {} lost", stats.exported, stats.lost());
+    println!(
+        "exported to {endpoint}: {} records, {} lost",
+        stats.exported,
+        stats.lost()
+    );
     for line in received.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         println!("  {line}");
     }
