@@ -9,6 +9,11 @@
 //! Also a tracked function taking a small struct argument (`VmSpec`: three fields), the shape
 //! whose capture redaction walks field by field.
 //!
+//! The span bridge (`history`'s feature `tracing-spans`, on in this package): the tracked
+//! function with its span and the same function with `no_span`, with no subscriber, with one
+//! not interested in INFO spans, and with `fmt` writing to `io::sink()`
+//! (`cargo bench --bench overhead -- overhead_span_bridge`).
+//!
 //! `cargo bench --bench overhead` (add `-- --quick` while developing).
 //!
 //! `HISTORY_OVERHEAD_PROBE=<calls> cargo bench --bench overhead` makes `<calls>` calls of the
@@ -58,6 +63,13 @@ fn traced(user_id: u64, name: &str, size: u32) -> Result<u64, QuotaError> {
 #[inline(never)]
 #[track_history(event_type = EventType::VmCreate, user_id = user_id)]
 fn tracked(user_id: u64, name: &str, size: u32) -> Result<u64, QuotaError> {
+    body(user_id, name, size)
+}
+
+/// [`tracked`] without its `tracing` span (`no_span`): the span bridge off for this function.
+#[inline(never)]
+#[track_history(event_type = EventType::VmCreate, user_id = user_id, no_span)]
+fn tracked_no_span(user_id: u64, name: &str, size: u32) -> Result<u64, QuotaError> {
     body(user_id, name, size)
 }
 
@@ -287,7 +299,75 @@ fn failing_with_backtrace(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, overhead, struct_argument, failing_with_backtrace);
+/// The subscriber a span-bridge variant runs under.
+#[derive(Clone, Copy)]
+enum Listening {
+    /// No subscriber at all.
+    Nobody,
+    /// A subscriber that wants nothing below WARN: the call's INFO span is not made.
+    NotInterested,
+    /// A subscriber that wants the span: `fmt` writing to `io::sink()`.
+    Interested,
+}
+
+/// The span bridge: a tracked call with its span (`tracked`) and without (`no_span`), into a
+/// discarding recorder, with no subscriber, a subscriber not interested in the span, and one
+/// that is. One thread.
+fn span_bridge(c: &mut Criterion) {
+    let discard = Recorder::new(Discard).expect("a recorder");
+    let _guard = history::set_default(&discard);
+    let mut group = c.benchmark_group("overhead_span_bridge");
+    let variants: [(&str, Call, Listening); 6] = [
+        ("off_no_subscriber", tracked_no_span, Listening::Nobody),
+        ("on_no_subscriber", tracked, Listening::Nobody),
+        (
+            "off_subscriber_not_interested",
+            tracked_no_span,
+            Listening::NotInterested,
+        ),
+        (
+            "on_subscriber_not_interested",
+            tracked,
+            Listening::NotInterested,
+        ),
+        (
+            "off_subscriber_fmt_sink",
+            tracked_no_span,
+            Listening::Interested,
+        ),
+        ("on_subscriber_fmt_sink", tracked, Listening::Interested),
+    ];
+    for (name, f, listening) in variants {
+        let _tracing = match listening {
+            Listening::Nobody => None,
+            Listening::NotInterested => Some(tracing::subscriber::set_default(
+                tracing_subscriber::fmt()
+                    .with_max_level(tracing::Level::WARN)
+                    .with_writer(std::io::sink)
+                    .finish(),
+            )),
+            Listening::Interested => Some(tracing::subscriber::set_default(
+                tracing_subscriber::fmt()
+                    .with_max_level(tracing::Level::INFO)
+                    .with_writer(std::io::sink)
+                    .finish(),
+            )),
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(f(black_box(7), black_box("my-vm"), black_box(4))))
+        });
+        let _ = discard.flush();
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    overhead,
+    struct_argument,
+    failing_with_backtrace,
+    span_bridge
+);
 
 fn main() {
     if let Some(calls) = std::env::var("HISTORY_OVERHEAD_PROBE")
