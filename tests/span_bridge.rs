@@ -121,6 +121,10 @@ fn log_lines_inside_a_tracked_call_carry_its_event_id() {
         )
         .with(spans.clone());
     tracing::subscriber::with_default(subscriber, || {
+        // Tests of this binary run in parallel, one without a subscriber: a callsite first
+        // reached there may have cached "never interested" before this scoped subscriber
+        // existed (tracing's interest cache is global). Rebuild it under this subscriber.
+        tracing::callsite::rebuild_interest_cache();
         history::with_default(&recorder, || {
             create_vm(7, "web").unwrap();
             create_vm(7, "bad").unwrap_err();
@@ -183,6 +187,10 @@ fn an_async_call_is_inside_its_span_on_every_poll() {
         .build()
         .unwrap();
     tracing::subscriber::with_default(subscriber, || {
+        // Tests of this binary run in parallel, one without a subscriber: a callsite first
+        // reached there may have cached "never interested" before this scoped subscriber
+        // existed (tracing's interest cache is global). Rebuild it under this subscriber.
+        tracing::callsite::rebuild_interest_cache();
         history::with_default(&recorder, || {
             assert_eq!(runtime.block_on(resize(8)), 8);
         })
