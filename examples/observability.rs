@@ -6,7 +6,9 @@
 //! - `HistoryLayer` (`history-tracing`) records a span marked `history.event_type` — here a
 //!   `#[tracing::instrument]` function — as an event, without a second attribute;
 //! - with `history-tracing`'s `opentelemetry` feature and a `tracing-opentelemetry` layer,
-//!   every event stores the W3C trace id and span id of the request it ran in.
+//!   every event stores the W3C trace id and span id of the request it ran in;
+//! - an `OtlpExporter` (`history-otlp`) sends the final records as OTLP log records to
+//!   `$OTEL_EXPORTER_OTLP_ENDPOINT`, else to a local receiver that prints what it decodes.
 //!
 //! The history goes to `./observability.db` (SQLite; pass another path as the first
 //! argument). Afterwards the events of this run are printed: their ids match the log lines,
@@ -18,14 +20,17 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use history::{track_history, EventType, Query, Recorder};
+use history_otlp::OtlpExporter;
 use history_sqlite::SqliteStore;
 use history_tracing::HistoryLayer;
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::{info, info_span, instrument, warn};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer as _;
 
 /// What can go wrong in the pretend cloud.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +74,9 @@ fn start_vm(vm_id: &str) {
     info!("starting");
 }
 
+#[path = "support/otlp_receiver.rs"]
+mod otlp_receiver;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
@@ -78,6 +86,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build(SqliteStore::open(&path)?)?;
     let _default = history::init(recorder.clone())?;
 
+    // The audit trail also leaves as OTLP log records: to $OTEL_EXPORTER_OTLP_ENDPOINT, else to
+    // a local receiver that prints what it decodes.
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (local, received) = otlp_receiver::start(&runtime)?;
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap_or(local);
+    let exporter = OtlpExporter::builder(&endpoint)
+        .max_delay(Duration::from_millis(100))
+        .start(&recorder)?;
+
     // OpenTelemetry tracing with no exporter: enough to give every request a trace id. A
     // service would add its exporter here.
     let provider = SdkTracerProvider::builder().build();
@@ -86,7 +103,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_target(false)
-                .with_ansi(std::io::stdout().is_terminal()),
+                .with_ansi(std::io::stdout().is_terminal())
+                // The service's own log lines; not the HTTP client's wire traces.
+                .with_filter(LevelFilter::INFO),
         )
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .with(HistoryLayer::new(recorder.clone()))
@@ -128,7 +147,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map_or_else(|| "-".into(), |s| s.to_string()),
         );
     }
-    recorder.shutdown()?;
+    recorder.shutdown()?; // the exporter sends what it holds, then stops
+    exporter.shutdown_timeout(Duration::from_secs(5))?;
+    println!("\nExported to {endpoint} as OTLP log records:");
+    for line in otlp_receiver::lines(&received) {
+        println!("  {line}");
+    }
     let _ = provider.shutdown();
     Ok(())
 }
