@@ -171,6 +171,27 @@ fn a_torn_last_frame_is_silent() {
     assert!(corrupt_files(dir.path()).is_empty());
 }
 
+/// A lock held for a moment by someone else (a child process between its `fork` and its
+/// `exec` holds a copy of every lock of its parent) does not make a starting recorder leave
+/// the file alone: it is adopted and replayed once the lock is gone.
+#[test]
+fn a_spill_file_locked_for_a_moment_is_still_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db-spill");
+    spill_frames(&path, &[2]);
+    let holder = std::fs::File::open(&path).unwrap();
+    holder.lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        drop(holder);
+    });
+    let (recorder, store, flushed) = replay(&path);
+    release.join().unwrap();
+    assert!(flushed.is_ok(), "{flushed:?}");
+    assert_eq!(user_numbers(&store.inner.all()), vec![0, 1]);
+    assert_eq!(recorder.stats().replayed, 2);
+}
+
 #[test]
 fn a_spill_file_of_the_first_format_is_replayed() {
     let dir = tempfile::tempdir().unwrap();

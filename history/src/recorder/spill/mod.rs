@@ -17,6 +17,11 @@
 //! share one: the second uses `path.1`. Files found unlocked when a recorder starts were left
 //! by one that died (or stopped while the store was down): they are adopted and replayed
 //! first, and their records of calls that never finished are written as `interrupted`.
+//!
+//! A lock can also be held for a moment by a child process the application is starting: a
+//! `fork` copies every open file, locks included, until the child's `exec` closes it. So a
+//! file found locked when a recorder starts is tried again for a short while
+//! ([`ADOPT_PATIENCE`]) before it is taken for a live recorder's.
 
 mod format;
 mod private;
@@ -25,11 +30,18 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{File, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use format::{Header, Key, Layout, Step};
 
 use crate::event::{ErrorInfo, Event, EventId, EventStatus};
 use crate::store::StoreError;
+
+/// How long a recorder starting up waits for a locked spill file to be released before it
+/// leaves the file to the live recorder holding it: long enough for a child process that a
+/// `fork` gave a copy of the lock to reach its `exec`, even on a busy machine; paid only when
+/// a file is locked.
+const ADOPT_PATIENCE: Duration = Duration::from_millis(200);
 
 pub(super) struct Spill {
     base: PathBuf,
@@ -94,7 +106,7 @@ impl Spill {
             lost: 0,
         };
         for path in spill.existing_files()? {
-            if let Some(file) = spill.adopt(&path)? {
+            if let Some(file) = spill.adopt(&path, ADOPT_PATIENCE)? {
                 spill.files.push_back(file);
             }
         }
@@ -301,7 +313,7 @@ impl Spill {
             if file.metadata()?.len() > 0 {
                 // Left by a recorder that died after this one started: replay it first.
                 drop(file);
-                if let Some(orphan) = self.adopt(&path)? {
+                if let Some(orphan) = self.adopt(&path, Duration::ZERO)? {
                     self.files.push_back(orphan);
                 }
                 continue;
@@ -332,15 +344,13 @@ impl Spill {
         )))
     }
 
-    /// Locks and reads a file left by a recorder that is gone; `None` when it is locked by a
-    /// live one, holds nothing (then it is removed), or is no spill file this version reads
-    /// (then it is kept aside and counted).
-    fn adopt(&mut self, path: &Path) -> io::Result<Option<SpillFile>> {
+    /// Locks and reads a file left by a recorder that is gone; `None` when it stays locked
+    /// (by a live one) for `patience`, holds nothing (then it is removed), or is no spill file
+    /// this version reads (then it is kept aside and counted).
+    fn adopt(&mut self, path: &Path, patience: Duration) -> io::Result<Option<SpillFile>> {
         let mut file = private::open(path, false)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Ok(None),
-            Err(TryLockError::Error(e)) => return Err(e),
+        if !lock_within(&file, patience)? {
+            return Ok(None);
         }
         let layout = match format::read_header(&mut file)? {
             Header::Layout(layout) => layout,
@@ -415,6 +425,27 @@ impl Spill {
             damaged: false,
             unfinished: Some(unfinished),
         }))
+    }
+}
+
+/// Takes the exclusive lock on `file`, trying again (1, 2, 4, … ms apart) while it is held,
+/// for up to `patience`; whether it was taken.
+fn lock_within(file: &File, patience: Duration) -> io::Result<bool> {
+    let give_up = Instant::now() + patience;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(true),
+            Err(TryLockError::Error(e)) => return Err(e),
+            Err(TryLockError::WouldBlock) => {
+                let now = Instant::now();
+                if now >= give_up {
+                    return Ok(false);
+                }
+                std::thread::sleep(pause.min(give_up - now));
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+        }
     }
 }
 
