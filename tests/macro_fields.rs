@@ -145,3 +145,40 @@ fn outside_a_call_nothing_is_set_and_the_log_says_so() {
         "{text}"
     );
 }
+
+#[track_history(event_type = "login", recorder = rec, skip(rec))]
+fn login(rec: &Recorder, user: &str, password: &str) -> Result<(), String> {
+    let _ = user;
+    current_call::set_label("zone", "eu-west-1a");
+    current_call::set_label("api_token", "tok-123");
+    current_call::set_label(
+        "note",
+        format!("tried {password} via postgres://app:pw9@db/x"),
+    );
+    current_call::set_correlation_id(format!("req-{password}"));
+    Ok(())
+}
+
+/// Labels set inside a call are redacted by the recorder's own policy, not only by the
+/// default names: a name the policy adds is redacted, a name it allows is kept, and the
+/// call's redacted argument values and URL passwords never reach a label.
+#[test]
+fn labels_set_inside_the_call_follow_the_recorders_policy() {
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let policy = history::redact::RedactionPolicy::new()
+        .also("zone")
+        .allow("api_token");
+    let rec = Recorder::builder()
+        .redaction(policy)
+        .build_shared(store.clone())
+        .unwrap();
+    login(&rec, "ann", "hunter2-secret").unwrap();
+    rec.flush().unwrap();
+    let e = store.all().pop().unwrap();
+    assert_eq!(e.labels["zone"], "[redacted]", "named secret by the policy");
+    assert_eq!(e.labels["api_token"], "tok-123", "allowed by the policy");
+    let stored = serde_json::to_string(&e).unwrap();
+    assert!(!stored.contains("hunter2-secret"), "{stored}");
+    assert!(!stored.contains("pw9"), "{stored}");
+    assert!(!stored.contains("eu-west-1a"), "{stored}");
+}

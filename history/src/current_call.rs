@@ -45,6 +45,7 @@ use std::sync::LazyLock;
 
 use parking_lot::Mutex;
 
+use crate::redact::{scrub_string, RedactionPolicy, Redactor, REDACTED};
 use crate::{Event, EventId, SubjectId};
 
 /// Calls with fields waiting for their final record, at most this many at once; a setter
@@ -78,24 +79,17 @@ pub fn set_correlation_id(id: impl Into<String>) -> bool {
     set(|f| f.correlation_id = Some(id.into()))
 }
 
-/// Sets a label of the running call's event (a key naming a secret keeps its value out:
-/// `"[redacted]"`). Returns whether there was a call.
+/// Sets a label of the running call's event (a key the recorder's redaction policy names
+/// secret keeps its value out: `"[redacted]"`). Returns whether there was a call.
 pub fn set_label(key: impl Into<String>, value: impl Into<String>) -> bool {
-    set(|f| {
-        let key = key.into();
-        let value = if crate::redact::is_secret_name(&key) {
-            crate::__private::REDACTED.to_owned()
-        } else {
-            value.into()
-        };
-        f.labels.push((key, value));
-    })
+    set(|f| f.labels.push((key.into(), value.into())))
 }
 
 /// Applies to `event` what the setters above set while `event` was the running call (see
 /// [`Snapshot::within_event`](crate::context::Snapshot::within_event)), and forgets it.
 /// Returns whether anything was set. For events recorded by hand; tracked calls do this
-/// themselves.
+/// themselves. Labels are redacted by the default policy here; [`Recorder::record`](crate::Recorder::record)
+/// applies the recorder's own.
 ///
 /// ```
 /// use history::{context, current_call, Event, EventType};
@@ -109,7 +103,8 @@ pub fn set_label(key: impl Into<String>, value: impl Into<String>) -> bool {
 /// ```
 pub fn apply_pending(event: &mut Event) -> bool {
     match take(event.id) {
-        Some(fields) => {
+        Some(mut fields) => {
+            fields.redact(&RedactionPolicy::default(), None);
             fields.apply(event);
             true
         }
@@ -129,6 +124,32 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// Keeps secrets out as the call's capture does: labels under a name `policy` calls
+    /// secret are redacted; URL passwords and the call's own redacted values (`secrets`) are
+    /// scrubbed from the other labels and the correlation id.
+    pub(crate) fn redact(&mut self, policy: &RedactionPolicy, secrets: Option<&Redactor>) {
+        let texts = self
+            .labels
+            .iter_mut()
+            .filter_map(|(key, value)| {
+                if policy.is_secret(key) {
+                    *value = REDACTED.to_owned();
+                    None
+                } else {
+                    Some(value)
+                }
+            })
+            .chain(self.correlation_id.as_mut());
+        for text in texts {
+            scrub_string(text);
+            if let Some(secrets) = secrets {
+                if let std::borrow::Cow::Owned(clean) = secrets.scrub(text) {
+                    *text = clean;
+                }
+            }
+        }
+    }
+
     /// Writes the fields into `event`, kept within the event's limits.
     pub(crate) fn apply(self, event: &mut Event) {
         for (field, value) in [

@@ -261,7 +261,10 @@ impl Active {
             } else {
                 self.event.terraform_status
             },
-            fields: crate::current_call::take(self.event.id),
+            fields: crate::current_call::take(self.event.id).map(|mut fields| {
+                fields.redact(&settings.policy, self.secrets.as_deref());
+                fields
+            }),
         };
         let durability = self.options.durability;
         if let Some(change) = self.update(change, durability) {
