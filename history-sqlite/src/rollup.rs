@@ -118,9 +118,22 @@ pub(crate) enum Change {
 /// The columns [`Deltas::gather`] reads, in its order.
 pub(crate) const CHANGE_COLUMNS: &str = "started_at, event_type, status, duration_us";
 
+/// A rollup cell's key: the hour, the event type and the status.
+type Key = (i64, String, String);
+
+/// Up to how many cells [`Deltas`] finds by a linear search, with no map (and no key to
+/// build): a batch of writes touches a handful (its hours × types × statuses).
+const LINEAR: usize = 16;
+
 /// Changes to the rollups, gathered while writing and applied once per transaction.
 #[derive(Debug, Default)]
-pub(crate) struct Deltas(HashMap<(i64, String, String), Cell>);
+pub(crate) struct Deltas {
+    /// The cells changed, in the order they were first changed.
+    cells: Vec<(Key, Cell)>,
+    /// Where each cell is in `cells`; kept only once there are more than [`LINEAR`] of them
+    /// (purges, recovery and migrations gather many).
+    index: HashMap<Key, usize>,
+}
 
 impl Deltas {
     pub(crate) fn add(
@@ -170,14 +183,37 @@ impl Deltas {
         Ok(n)
     }
 
+    /// The cell of (the hour of `started_us`, `event_type`, `status`), created empty if it
+    /// has not changed yet. A write looks it up once per row: among few cells with no
+    /// allocation, among many through the index.
     fn cell(&mut self, started_us: i64, event_type: &str, status: &str) -> &mut Cell {
-        self.0
-            .entry((
-                hour_of(started_us),
-                event_type.to_owned(),
-                status.to_owned(),
-            ))
-            .or_default()
+        let hour = hour_of(started_us);
+        let found = if self.index.is_empty() {
+            self.cells
+                .iter()
+                .position(|((h, t, s), _)| *h == hour && t == event_type && s == status)
+        } else {
+            let key = (hour, event_type.to_owned(), status.to_owned());
+            self.index.get(&key).copied()
+        };
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let at = self.cells.len();
+                let key = (hour, event_type.to_owned(), status.to_owned());
+                if !self.index.is_empty() {
+                    self.index.insert(key.clone(), at);
+                }
+                self.cells.push((key, Cell::default()));
+                if self.cells.len() == LINEAR + 1 {
+                    self.index = (self.cells.iter().enumerate())
+                        .map(|(i, (key, _))| (key.clone(), i))
+                        .collect();
+                }
+                at
+            }
+        };
+        &mut self.cells[at].1
     }
 
     /// Applies the changes, inside the caller's transaction (after the events changed).
@@ -198,7 +234,7 @@ impl Deltas {
             "SELECT min(duration_us), max(duration_us) FROM events \
              WHERE started_at >= ?1 AND started_at < ?2 AND event_type = ?3 AND status = ?4",
         )?;
-        for ((hour, ty, st), delta) in self.0 {
+        for ((hour, ty, st), delta) in self.cells {
             let stored: Option<(Cell, Vec<u8>)> = read
                 .query_row(params![hour, ty, st], |r| {
                     Ok((
@@ -315,5 +351,36 @@ mod tests {
         assert_eq!(hour_of(-1), -HOUR_US);
         let h: BTreeMap<u16, i64> = [(3, 5), (200, 1)].into();
         assert_eq!(decode(&encode(&h)).unwrap(), h);
+    }
+
+    /// Few cells are found by a linear search, many through the index: both find the same
+    /// cell for the same key, and a new key gets a new cell.
+    #[test]
+    fn deltas_find_their_cells_few_and_many() {
+        let mut deltas = Deltas::default();
+        let cells = 3 * LINEAR as i64;
+        for round in 0..2 {
+            for n in 0..cells {
+                let ty = if n % 2 == 0 { "vm_create" } else { "vm_delete" };
+                deltas.add(n * HOUR_US + round, ty, "success", Some(n));
+                deltas.add(n * HOUR_US, ty, "failed", None);
+            }
+        }
+        assert_eq!(deltas.cells.len(), 2 * cells as usize);
+        assert_eq!(deltas.index.len(), deltas.cells.len());
+        for ((hour, ty, st), cell) in &deltas.cells {
+            let n = hour / HOUR_US;
+            assert_eq!(ty, if n % 2 == 0 { "vm_create" } else { "vm_delete" });
+            assert_eq!(cell.events, 2, "{hour} {ty} {st}");
+            let timed = if st == "success" { 2 } else { 0 };
+            assert_eq!((cell.timed, cell.sum_us), (timed, timed * n));
+        }
+        let mut few = Deltas::default();
+        few.add(0, "vm_create", "success", Some(1));
+        few.remove(1, "vm_create", "success", Some(1));
+        few.add(HOUR_US, "vm_create", "success", None);
+        assert_eq!(few.cells.len(), 2);
+        assert!(few.index.is_empty());
+        assert_eq!((few.cells[0].1.events, few.cells[0].1.timed), (0, 0));
     }
 }
