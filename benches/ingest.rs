@@ -13,7 +13,10 @@
 //!   against what the recorder stores before the run) through a prepared `INSERT` with
 //!   rusqlite, 65,536 rows per transaction (the recorder's largest group commit), into the
 //!   same schema (a file `SqliteStore` created) with the store's write pragmas (WAL,
-//!   `synchronous = NORMAL`, its cache size and checkpoint interval): the fair raw baseline;
+//!   `synchronous = NORMAL`, its cache size and checkpoint interval);
+//! - `raw_rusqlite_batched_<rows>`: the same with as many rows per transaction as the
+//!   recorder's group commit takes of these rows (it also closes a group at 16 MiB of staged
+//!   records): the same commit size, the fair raw baseline;
 //! - `raw_rusqlite_batched`: the same with 1,024 rows per transaction;
 //! - `autocommit_per_event_wal`: one `INSERT` per event with no transaction around it, same
 //!   file settings;
@@ -26,7 +29,7 @@
 //!
 //! `cargo bench --bench ingest`; `HISTORY_BENCH_EVENTS` sets N for the benches (default
 //! 1,000,000), `HISTORY_RSS_EVENTS` for the RSS run (default 1,000,000). With
-//! `HISTORY_INGEST_ONLY=N` the binary only records N tracked calls into a file and exits, with
+//! `HISTORY_INGEST_ONLY=N` the binary only runs the RSS measure with N calls and exits, with
 //! `HISTORY_RAW_ONLY=N` it only writes N raw rows (65,536 per transaction): for profiling.
 
 use std::fmt::Write as _;
@@ -35,7 +38,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use history::{track_history, Event, EventId, EventStatus, EventType, MemoryStore, Query, Recorder};
+use history::{
+    track_history, Event, EventId, EventStatus, EventType, MemoryStore, Query, Recorder,
+};
 use history_sqlite::SqliteStore;
 use serde::Serialize;
 
@@ -84,7 +89,12 @@ fn create_vm(user_id: u64, image: String, spec: VmSpec) -> Result<VmInfo, CloudE
     }
     Ok(VmInfo {
         instance_id: format!("i-{:08x}", spec.id),
-        private_ip: format!("10.{}.{}.{}", spec.id >> 16 & 255, spec.id >> 8 & 255, spec.id & 255),
+        private_ip: format!(
+            "10.{}.{}.{}",
+            spec.id >> 16 & 255,
+            spec.id >> 8 & 255,
+            spec.id & 255
+        ),
         state: "running",
     })
 }
@@ -199,6 +209,29 @@ fn constant_texts() -> Constant {
         assert_eq!((&e.host, &e.service), (&constant.host, &constant.service));
     }
     constant
+}
+
+/// How many of these rows the recorder commits at once under sustained load: its group
+/// closes at 65,536 events or once the staged events hold 16 MiB (by the queue's approximate
+/// sizes: the event's fixed size and its texts' lengths), in whole batches of 1,024.
+fn recorder_group_rows(constant: &Constant) -> u64 {
+    let (mut params, mut result) = (String::new(), String::new());
+    let origin = constant.host.as_ref().map_or(0, String::len)
+        + constant.service.as_ref().map_or(0, String::len);
+    let error: history::ErrorInfo = serde_json::from_str(&constant.error).expect("an error");
+    let error = std::mem::size_of::<history::ErrorInfo>()
+        + error.message.len()
+        + error.kind.as_ref().map_or(0, String::len)
+        + error.sources.iter().map(|s| 24 + s.len()).sum::<usize>();
+    let sizes: usize = (0..1_000)
+        .map(|i| {
+            let ok = row_texts(i, &mut params, &mut result);
+            let outcome = if ok { result.len() } else { error };
+            std::mem::size_of::<Event>() + params.len() + outcome + origin
+        })
+        .sum();
+    let batches = (16u64 << 20).div_ceil(sizes as u64 / 1_000 * 1_024);
+    (batches * 1_024).min(65_536)
 }
 
 /// A file with the store's schema, and a rusqlite connection to it.
@@ -347,6 +380,15 @@ fn ingest(c: &mut Criterion, dir: &Path, constant: &Constant) {
                 .sum()
         })
     });
+    let rows = recorder_group_rows(constant);
+    eprintln!("the recorder's group commit: about {rows} of these rows per transaction");
+    group.bench_function(format!("raw_rusqlite_batched_{rows}"), |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| raw_batched(dir, n, rows, constant))
+                .sum()
+        })
+    });
     group.bench_function("raw_rusqlite_batched", |b| {
         b.iter_custom(|iters| {
             (0..iters)
@@ -381,8 +423,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
     {
-        let took = tracked_into_sqlite(dir.path(), n);
-        eprintln!("{n} tracked calls into SQLite in {took:?}");
+        measure_rss(dir.path(), n);
         return;
     }
     let constant = constant_texts();

@@ -118,7 +118,9 @@ impl RecorderBuilder {
     /// is its own transaction. Fewer, larger transactions write each index page once per
     /// commit instead of once per batch. `max_events` 0 turns it off. The writer keeps a
     /// group's events in memory until it commits: if the commit fails, they are retried and
-    /// spilled like any batch the store refuses.
+    /// spilled like any batch the store refuses. So that this memory stays bounded with large
+    /// records, a group also commits once its events hold about 16 MiB (approximately, as
+    /// [`RecorderBuilder::max_queue_bytes`] counts them).
     pub fn group_commit(mut self, max_events: usize, max_age: Duration) -> Self {
         self.group = GroupCommit {
             max_events,

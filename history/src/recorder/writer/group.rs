@@ -5,29 +5,32 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::{Group, Writer, SPARE_BUFFERS};
+use super::{Group, Writer, GROUP_MAX_BYTES, SPARE_BUFFERS};
 use crate::event::Event;
 
 impl Writer {
-    /// Gets `batch` into the store, or the spill file, or counts what could not be kept.
-    /// `None`: the batch is staged in an open group, which keeps it and marks it durable when
-    /// it commits; else the batch, delivered, for reuse.
+    /// Gets `batch` (holding about `bytes` of memory) into the store, or the spill file, or
+    /// counts what could not be kept. `None`: the batch is staged in an open group, which
+    /// keeps it and marks it durable when it commits; else the batch, delivered, for reuse.
     pub(super) fn deliver(
         &mut self,
         batch: Vec<Event>,
         upto: u64,
         urgent: bool,
+        bytes: usize,
     ) -> Option<Vec<Event>> {
         if !self.spill_pending {
             match self.store.stage_batch(&batch) {
                 Ok(()) => {
                     let group = self.group.get_or_insert_with(|| Group {
                         events: 0,
+                        bytes: 0,
                         staged: Vec::new(),
                         upto,
                         since: Instant::now(),
                     });
                     group.events += batch.len() as u64;
+                    group.bytes += bytes;
                     group.staged.push(batch);
                     group.upto = upto;
                     if urgent || !self.keep_group_open() {
@@ -63,12 +66,13 @@ impl Writer {
 
     /// Whether to stage the next batch into the open group rather than commit it now: only
     /// while a full batch already waits, nobody waits for durability, and the group is
-    /// neither large nor old.
+    /// neither large (in events or in memory) nor old.
     fn keep_group_open(&self) -> bool {
         let Some(group) = &self.group else {
             return false;
         };
         if group.events >= self.group_commit.max_events as u64
+            || group.bytes >= GROUP_MAX_BYTES
             || group.since.elapsed() >= self.group_commit.max_age
         {
             return false;

@@ -29,11 +29,18 @@ pub(super) struct GroupCommit {
     pub max_age: Duration,
 }
 
+/// The most memory a group's staged events may hold (by the queue's approximate sizes) before
+/// it commits, whatever `max_events` allows: the writer keeps them until the commit succeeds,
+/// so this bounds the recorder's memory under sustained load with large records.
+pub(super) const GROUP_MAX_BYTES: usize = 16 << 20;
+
 /// Batches staged in the store's open transaction, not yet committed. They stay in memory
 /// until the commit succeeds: if it fails, they are written again like any batch the store
 /// refused (retried, then spilled), never counted as lost for the failed commit alone.
 struct Group {
     events: u64,
+    /// The memory the staged events hold, approximately.
+    bytes: usize,
     staged: Vec<Vec<Event>>,
     /// The sequence number of the last event staged.
     upto: u64,
@@ -79,8 +86,9 @@ impl Drop for GoneOnDrop {
 }
 
 enum Work {
-    /// Events to write, the sequence number of the last, and whether a flush waits.
-    Batch(Vec<Event>, u64, bool),
+    /// Events to write, the sequence number of the last, whether a flush waits, and the
+    /// memory the events hold (approximately).
+    Batch(Vec<Event>, u64, bool, usize),
     /// Time (or a flush) to move spilled events into the store.
     Replay,
 }
@@ -127,14 +135,14 @@ impl Writer {
                     self.commit_group();
                     self.replay();
                 }
-                Work::Batch(mut batch, upto, urgent) => {
+                Work::Batch(mut batch, upto, urgent, bytes) => {
                     self.metrics.queue_depth(batch.len());
                     let duplicates = merge_same_ids(&mut batch, &mut self.last_of);
                     let counters = &self.shared.counters;
                     counters.duplicates.fetch_add(duplicates, Ordering::Relaxed);
                     self.shared.backtraces.resolve(&mut batch);
                     self.origin.stamp(&mut batch);
-                    if let Some(done) = self.deliver(batch, upto, urgent) {
+                    if let Some(done) = self.deliver(batch, upto, urgent, bytes) {
                         self.recycle(done);
                         self.mark_durable(upto);
                     }
@@ -208,12 +216,12 @@ impl Writer {
         // Slots handed out until now point into `batch`: none may be replaced any more.
         st.generation += 1;
         st.oldest_at = None;
-        st.queued_bytes = 0;
+        let bytes = std::mem::take(&mut st.queued_bytes);
         let upto = st.enqueued;
         let urgent = st.flush_target >= upto || st.closed || st.replay_wanted > st.replay_done;
         drop(st);
         shared.room.notify_all();
-        Some(Work::Batch(batch, upto, urgent))
+        Some(Work::Batch(batch, upto, urgent, bytes))
     }
 
     /// Everything up to sequence number `upto` is durable (or counted as lost): wakes the
