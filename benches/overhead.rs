@@ -9,6 +9,11 @@
 //! Also a tracked function taking a small struct argument (`VmSpec`: three fields), the shape
 //! whose capture redaction walks field by field.
 //!
+//! The realistic function (`overhead_realistic_{1,2}_thread`): `(u64, String, VmSpec{4 fields})
+//! -> Result<VmInfo{3 fields}, CloudError>` with the user and VM ids taken from the arguments,
+//! plain, under `#[tracing::instrument(ret, err)]` with the JSON subscriber, tracked, and
+//! tracked with `skip_all, result = skip` (the machinery alone), on one thread and on two.
+//!
 //! The span bridge (`history`'s feature `tracing-spans`, on in this package): the tracked
 //! function with its span and the same function with `no_span`, with no subscriber, with one
 //! not interested in INFO spans, and with `fmt` writing to `io::sink()`
@@ -16,16 +21,27 @@
 //!
 //! `cargo bench --bench overhead` (add `-- --quick` while developing).
 //!
-//! `HISTORY_OVERHEAD_PROBE=<calls> cargo bench --bench overhead` makes `<calls>` calls of the
-//! struct-argument function into the discarding recorder and exits, with no timing: run it
+//! `HISTORY_OVERHEAD_PROBE=<calls>[:<function>] cargo bench --bench overhead` makes `<calls>`
+//! calls of one function into the discarding recorder and exits, with no timing: run it
 //! under `valgrind --tool=callgrind` at two call counts, and the difference of the instruction
-//! counts divided by the difference of the calls is the cost of one call.
+//! counts divided by the difference of the calls is the cost of one call. `<function>`:
+//! `struct` (the struct-argument function, the default), `realistic`, `realistic_skip_all`,
+//! `realistic_plain` (the untracked baseline). The probe also prints the allocations made per
+//! call on the calling thread.
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
+
+#[path = "overhead/probe.rs"]
+mod probe;
+#[path = "overhead/realistic.rs"]
+mod realistic;
+
+#[global_allocator]
+static ALLOCATOR: probe::Counting = probe::Counting;
 use history::StoreError;
 use history::{track_history, Event, EventId, EventType, HistoryStore, Page, Query, Recorder};
 
@@ -146,9 +162,12 @@ enum Setup {
     Recorder(Recorder),
 }
 
-/// Runs `iters` calls on each of `threads` threads at once; the time per call is the longest
-/// thread's time divided by `iters`.
-fn run(threads: usize, iters: u64, f: Call, setup: &Setup) -> Duration {
+/// Runs `iters` calls of `call` (given the call's index) on each of `threads` threads at
+/// once; the time per call is the longest thread's time divided by `iters`.
+fn run<F>(threads: usize, iters: u64, call: F, setup: &Setup) -> Duration
+where
+    F: Fn(u64) + Copy + Send + 'static,
+{
     let work = move |setup: Setup| {
         let _tracing = match setup {
             Setup::TracingJson => Some(tracing::subscriber::set_default(
@@ -165,7 +184,7 @@ fn run(threads: usize, iters: u64, f: Call, setup: &Setup) -> Duration {
         };
         let start = Instant::now();
         for i in 0..iters {
-            let _ = black_box(f(black_box(i), black_box("my-vm"), black_box(4)));
+            call(black_box(i));
         }
         start.elapsed()
     };
@@ -185,32 +204,23 @@ fn run(threads: usize, iters: u64, f: Call, setup: &Setup) -> Duration {
         .unwrap_or_default()
 }
 
-fn overhead(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let discard = Recorder::new(Discard).expect("a recorder");
-    let sqlite = Recorder::new(
-        history_sqlite::SqliteStore::open(dir.path().join("overhead.db")).expect("a store"),
-    )
-    .expect("a recorder");
-    let variants: [(&str, Call, Setup); 5] = [
-        ("plain", plain, Setup::Nothing),
-        ("tracing_no_subscriber", traced, Setup::Nothing),
-        ("tracing_json_sink", traced, Setup::TracingJson),
-        (
-            "track_history_discard",
-            tracked,
-            Setup::Recorder(discard.clone()),
-        ),
-        (
-            "track_history_sqlite",
-            tracked,
-            Setup::Recorder(sqlite.clone()),
-        ),
-    ];
+/// The small function's calls, as [`run`] takes them.
+fn small(f: Call) -> impl Fn(u64) + Copy + Send + 'static {
+    move |i| {
+        let _ = black_box(f(i, black_box("my-vm"), black_box(4)));
+    }
+}
+
+/// Runs every variant on one thread and on two, in groups `{name}_1_thread` and
+/// `{name}_2_thread`; each recorder's queue is emptied between variants.
+fn run_groups<F>(c: &mut Criterion, name: &str, variants: &[(&str, F, Setup)])
+where
+    F: Fn(u64) + Copy + Send + 'static,
+{
     for threads in [1usize, 2] {
-        let mut group = c.benchmark_group(format!("overhead_{threads}_thread"));
-        for (name, f, setup) in &variants {
-            group.bench_function(*name, |b| {
+        let mut group = c.benchmark_group(format!("{name}_{threads}_thread"));
+        for (variant, f, setup) in variants {
+            group.bench_function(*variant, |b| {
                 b.iter_custom(|iters| run(threads, iters, *f, setup));
             });
             if let Setup::Recorder(r) = setup {
@@ -220,10 +230,61 @@ fn overhead(c: &mut Criterion) {
         }
         group.finish();
     }
+}
+
+fn overhead(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let discard = Recorder::new(Discard).expect("a recorder");
+    let sqlite = Recorder::new(
+        history_sqlite::SqliteStore::open(dir.path().join("overhead.db")).expect("a store"),
+    )
+    .expect("a recorder");
+    let variants = [
+        ("plain", small(plain), Setup::Nothing),
+        ("tracing_no_subscriber", small(traced), Setup::Nothing),
+        ("tracing_json_sink", small(traced), Setup::TracingJson),
+        (
+            "track_history_discard",
+            small(tracked),
+            Setup::Recorder(discard.clone()),
+        ),
+        (
+            "track_history_sqlite",
+            small(tracked),
+            Setup::Recorder(sqlite.clone()),
+        ),
+    ];
+    run_groups(c, "overhead", &variants);
     let stats = Arc::new(sqlite.stats());
     eprintln!("sqlite recorder after the run: {stats:?}");
     let _ = discard.shutdown();
     let _ = sqlite.shutdown();
+}
+
+/// The realistic function plain, under `tracing` with the JSON subscriber, tracked and
+/// tracked with `skip_all, result = skip`, into a discarding recorder; one thread and two.
+fn realistic_function(c: &mut Criterion) {
+    let discard = Recorder::new(Discard).expect("a recorder");
+    let variants = [
+        ("plain", realistic::calls(realistic::plain), Setup::Nothing),
+        (
+            "tracing_json_sink",
+            realistic::calls(realistic::traced),
+            Setup::TracingJson,
+        ),
+        (
+            "track_history_discard",
+            realistic::calls(realistic::tracked),
+            Setup::Recorder(discard.clone()),
+        ),
+        (
+            "track_history_skip_all",
+            realistic::calls(realistic::tracked_skip_all),
+            Setup::Recorder(discard.clone()),
+        ),
+    ];
+    run_groups(c, "overhead_realistic", &variants);
+    let _ = discard.shutdown();
 }
 
 /// The struct-argument function, plain and tracked into a discarding recorder, one thread.
@@ -246,20 +307,38 @@ fn struct_argument(c: &mut Criterion) {
     let _ = discard.flush();
 }
 
-/// `HISTORY_OVERHEAD_PROBE=<calls>`: that many tracked struct-argument calls, no timing.
-fn probe(calls: u64) {
-    let discard = Recorder::new(Discard).expect("a recorder");
+/// `HISTORY_OVERHEAD_PROBE=<calls>[:<function>]`: that many calls of one function into a
+/// discarding recorder, no timing; prints the allocations per call on the calling thread.
+fn probe(calls: u64, function: &str) -> Result<(), String> {
+    let discard = Recorder::new(Discard).map_err(|e| e.to_string())?;
     let spec = VmSpec {
         name: "my-vm".into(),
         size: 4,
         region: "eu-west-1",
     };
-    history::with_default(&discard, || {
-        for i in 0..calls {
+    let one: Box<dyn Fn(u64)> = match function {
+        "struct" => Box::new(|i| {
             let _ = black_box(tracked_struct(black_box(i), black_box(&spec)));
+        }),
+        "realistic" => Box::new(realistic::calls(realistic::tracked)),
+        "realistic_skip_all" => Box::new(realistic::calls(realistic::tracked_skip_all)),
+        "realistic_plain" => Box::new(realistic::calls(realistic::plain)),
+        other => return Err(format!("no probe function `{other}`")),
+    };
+    let allocations = history::with_default(&discard, || {
+        // The first calls warm the per-thread caches; counted from the second.
+        one(0);
+        let before = probe::allocations();
+        for i in 0..calls {
+            one(i);
         }
+        probe::allocations() - before
     });
-    let _ = discard.shutdown();
+    eprintln!(
+        "{function}: {calls} calls, {:.2} allocations per call on the calling thread",
+        allocations as f64 / calls.max(1) as f64
+    );
+    discard.shutdown().map_err(|e| e.to_string())
 }
 
 type Failing = fn(u64) -> Result<u64, String>;
@@ -364,17 +443,25 @@ fn span_bridge(c: &mut Criterion) {
 criterion_group!(
     benches,
     overhead,
+    realistic_function,
     struct_argument,
     failing_with_backtrace,
     span_bridge
 );
 
 fn main() {
-    if let Some(calls) = std::env::var("HISTORY_OVERHEAD_PROBE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        probe(calls);
+    if let Ok(probe_spec) = std::env::var("HISTORY_OVERHEAD_PROBE") {
+        let (calls, function) = probe_spec
+            .split_once(':')
+            .unwrap_or((probe_spec.as_str(), "struct"));
+        let outcome = calls
+            .parse()
+            .map_err(|e| format!("HISTORY_OVERHEAD_PROBE=<calls>[:<function>]: {e}"))
+            .and_then(|calls| probe(calls, function));
+        if let Err(e) = outcome {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
         return;
     }
     benches();
