@@ -10,6 +10,7 @@ use std::fmt::{Debug, Display};
 
 use serde::Serialize;
 
+use crate::redact::json_writer::JsonWriter;
 use crate::redact::{self as redaction, serializer};
 use crate::SubjectId;
 
@@ -35,9 +36,7 @@ impl<T: Serialize + ?Sized> ViaSerialize for &&Capture<'_, T> {
     #[inline]
     fn __history_capture(&self, out: &mut Sink<'_>) {
         let value = self.0;
-        out.value::<T>(|buf, state| {
-            serializer::serialize(value, &mut serde_json::Serializer::new(buf), state)
-        });
+        out.value::<T>(|buf, state| serializer::serialize(value, JsonWriter::new(buf), state));
     }
 }
 

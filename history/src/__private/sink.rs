@@ -150,9 +150,9 @@ impl<'c> Sink<'c> {
     }
 }
 
+#[inline]
 fn write_string(out: &mut Vec<u8>, text: &str) {
-    // Serializing a str into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, text);
+    crate::redact::json_writer::write_escaped(out, text);
 }
 
 /// The captured parameters of a call, and the text of the values redacted in them.

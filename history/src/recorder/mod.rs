@@ -210,8 +210,7 @@ impl Recorder {
                 self.inner.capturing.fit(event);
                 let sync = self.is_sync(durability, &event.event_type);
                 // Copied before taking the lock: other threads wait for it less.
-                let copy = event.clone();
-                let (seq, slot) = self.inner.shared.push_with(move || copy)?;
+                let (seq, slot) = self.inner.shared.push(event.clone())?;
                 self.wait_if(sync, seq).map(|()| slot)
             }
             CallRecord::Last(mut event) => {
@@ -265,7 +264,7 @@ impl Recorder {
 
     fn enqueue_at(&self, event: Event, durability: Durability) -> Result<Slot, Error> {
         let sync = self.is_sync(durability, &event.event_type);
-        let (seq, slot) = self.inner.shared.push_with(move || event)?;
+        let (seq, slot) = self.inner.shared.push(event)?;
         self.wait_if(sync, seq).map(|()| slot)
     }
 

@@ -154,9 +154,10 @@ impl Shared {
         self.state.lock()
     }
 
-    /// Accepts the event `make` makes (under the lock, straight into the queue) and returns
-    /// its sequence number and where it waits.
-    pub(super) fn push_with(&self, make: impl FnOnce() -> Event) -> Result<(u64, Slot), Error> {
+    /// Accepts `event` and returns its sequence number and where it waits. Its size is
+    /// reckoned before the lock is taken, and the event is moved once, into the queue.
+    pub(super) fn push(&self, event: Event) -> Result<(u64, Slot), Error> {
+        let size = approximate_size(&event);
         let mut st = self.state.lock();
         loop {
             if st.closed || st.writer_gone {
@@ -190,8 +191,7 @@ impl Shared {
         if st.queue.is_empty() {
             st.oldest_at = Some(Instant::now());
         }
-        let event = make();
-        st.queued_bytes += approximate_size(&event);
+        st.queued_bytes += size;
         st.queue.push(event);
         st.enqueued += 1;
         let seq = st.enqueued;
@@ -228,9 +228,9 @@ impl Shared {
         let Some(queued) = queued else {
             return Ok(Err(change));
         };
-        let before = approximate_size(queued);
+        let before = changing_size(queued);
         apply(change, queued);
-        let after = approximate_size(queued);
+        let after = changing_size(queued);
         st.queued_bytes = (st.queued_bytes + after).saturating_sub(before);
         st.enqueued += 1;
         Ok(Ok(st.enqueued))
@@ -335,11 +335,19 @@ pub(super) fn approximate_size(e: &Event) -> usize {
     if let std::borrow::Cow::Owned(operation) = &e.operation {
         size += operation.len();
     }
-    size += e.result.as_ref().map_or(0, |j| j.len());
     size += e.execution.as_ref().map_or(0, |j| j.len());
-    size += e.correlation_id.as_ref().map_or(0, String::len);
     size += e.host.as_ref().map_or(0, String::len);
     size += e.service.as_ref().map_or(0, String::len);
+    size + changing_size(e)
+}
+
+/// The part of [`approximate_size`] a later record of a call may change in the queued one
+/// ([`Shared::update`]): its outcome (result, error) and what the call may set from inside
+/// (correlation id, labels). The rest only ever shrinks (limits), so counting it unchanged
+/// errs on the side of more memory.
+fn changing_size(e: &Event) -> usize {
+    let mut size = e.result.as_ref().map_or(0, |j| j.len());
+    size += e.correlation_id.as_ref().map_or(0, String::len);
     for (k, v) in &e.labels {
         // A B-tree entry: the two strings' heads and their bytes.
         size += 2 * std::mem::size_of::<String>() + k.len() + v.len();

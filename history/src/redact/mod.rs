@@ -35,6 +35,7 @@
 //! ```
 
 mod debug_text;
+pub(crate) mod json_writer;
 mod limits;
 mod names;
 mod redactor;
