@@ -1,7 +1,9 @@
 //! Queries on 1,000,000 events in SQLite: newest 50 failed, one user's day, page 100 by
 //! cursor, 7-day statistics with p95, and a purge of the oldest third (with the longest stall
 //! a concurrent writer sees). Each query has an in-run baseline: the same question as raw SQL
-//! on a plain rusqlite connection, rows not decoded into events.
+//! on a plain rusqlite connection. A page's baseline selects the same columns the store reads
+//! and keeps each row the way a careful hand-written application would ([`RawRow`]: owned
+//! strings, integers, fixed-size id arrays), so the two sides return the same full rows.
 //!
 //! The data (30 days, 10 types, 1,000 users, 4 statuses) is built once into
 //! `target/bench-data/query-1m.db` and reused; delete the file to rebuild it.
@@ -11,6 +13,11 @@
 //! call alone.
 //!
 //! Run: `cargo bench --bench query` (quick look: `cargo bench --bench query -- --quick`).
+//!
+//! Instruction counts (load-independent): `HISTORY_BENCH_COUNT=<question>:<n>` asks one page
+//! question (`newest_50_failed`, `one_users_day`, `page_100_by_cursor`, each also with
+//! `/raw_sql`) `n` times and measures nothing, for `valgrind --tool=callgrind`; the difference
+//! between two `n` is the cost of the extra pages.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -144,76 +151,215 @@ fn data_file() -> PathBuf {
     path
 }
 
+/// The columns of a stored event, as `SqliteStore` selects them.
+const RAW_COLUMNS: &str = "id, started_at, event_type, status, finished_at, duration_us, \
+    operation, user_id, vm_id, credential_id, organization_id, parent_id, trace_id, \
+    correlation_id, labels, parameters, result, error, terraform_status, execution, host, \
+    service, external_trace_id, external_span_id";
+
+/// One event row kept the way a hand-written application would: text and JSON columns as
+/// owned strings, times and durations as integers, ids as fixed-size arrays. The baseline the
+/// store's decoding into [`Event`]s is measured against.
+#[allow(dead_code)] // read by nobody: built to be measured
+struct RawRow {
+    id: [u8; 16],
+    started_at: i64,
+    event_type: String,
+    status: String,
+    finished_at: Option<i64>,
+    duration_us: Option<i64>,
+    operation: String,
+    user_id: Option<i64>,
+    vm_id: Option<i64>,
+    credential_id: Option<i64>,
+    organization_id: Option<i64>,
+    parent_id: Option<[u8; 16]>,
+    trace_id: Option<[u8; 16]>,
+    correlation_id: Option<String>,
+    labels: Option<String>,
+    parameters: String,
+    result: Option<String>,
+    error: Option<String>,
+    terraform_status: Option<String>,
+    execution: Option<String>,
+    host: Option<String>,
+    service: Option<String>,
+    external_trace_id: Option<[u8; 16]>,
+    external_span_id: Option<[u8; 8]>,
+}
+
+impl RawRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+        Ok(RawRow {
+            id: r.get(0)?,
+            started_at: r.get(1)?,
+            event_type: r.get(2)?,
+            status: r.get(3)?,
+            finished_at: r.get(4)?,
+            duration_us: r.get(5)?,
+            operation: r.get(6)?,
+            user_id: r.get(7)?,
+            vm_id: r.get(8)?,
+            credential_id: r.get(9)?,
+            organization_id: r.get(10)?,
+            parent_id: r.get(11)?,
+            trace_id: r.get(12)?,
+            correlation_id: r.get(13)?,
+            labels: r.get(14)?,
+            parameters: r.get(15)?,
+            result: r.get(16)?,
+            error: r.get(17)?,
+            terraform_status: r.get(18)?,
+            execution: r.get(19)?,
+            host: r.get(20)?,
+            service: r.get(21)?,
+            external_trace_id: r.get(22)?,
+            external_span_id: r.get(23)?,
+        })
+    }
+}
+
+/// Runs a page's raw SQL and keeps its rows.
+fn raw_page(stmt: &mut rusqlite::Statement<'_>, params: impl rusqlite::Params) -> Vec<RawRow> {
+    stmt.query_map(params, RawRow::read)
+        .expect("query")
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .expect("row")
+}
+
+/// A plain rusqlite connection read the way the store reads: read-only, no mutex, a 16 MB
+/// page cache, a 256 MB memory map and plans that do not depend on bound values (the store's
+/// read connections' settings), so that a page's baseline fetches its rows as cheaply as the
+/// store does.
 fn raw(path: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("raw connection")
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .expect("raw connection");
+    conn.pragma_update(None, "cache_size", -16_000)
+        .expect("cache size");
+    conn.pragma_update(None, "mmap_size", 268_435_456)
+        .expect("mmap size");
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .expect("stable plans");
+    conn
+}
+
+/// A page question: the store's query and the same question as raw SQL with its values,
+/// bound where an application binds them (a user id, times, a cursor) and written into the
+/// statement where they are constants of the code (a status, a page size).
+struct PageQuestion {
+    name: &'static str,
+    query: Query,
+    sql: String,
+    params: Vec<rusqlite::types::Value>,
+}
+
+/// The page questions asked of the 1M-event file.
+fn page_questions(store: &SqliteStore) -> Vec<PageQuestion> {
+    use rusqlite::types::Value;
+    let day = start_time() + chrono::Duration::days(12);
+    let mut cursor_query = Query::new().limit(50);
+    for _ in 0..99 {
+        let page = store.query(&cursor_query).expect("query");
+        cursor_query.cursor = page.next_cursor;
+    }
+    let cursor = cursor_query.cursor.expect("a 100th page");
+    vec![
+        PageQuestion {
+            name: "newest_50_failed",
+            query: Query::new().status(EventStatus::Failed).limit(50),
+            sql: format!(
+                "SELECT {RAW_COLUMNS} FROM events WHERE status = 'failed' \
+                 ORDER BY started_at DESC, id DESC LIMIT 50"
+            ),
+            params: vec![],
+        },
+        PageQuestion {
+            name: "one_users_day",
+            query: Query::new()
+                .user_id(417)
+                .since(day)
+                .until(day + chrono::Duration::days(1))
+                .limit(100),
+            sql: format!(
+                "SELECT {RAW_COLUMNS} FROM events WHERE user_id = ?1 AND started_at >= ?2 \
+                 AND started_at < ?3 ORDER BY started_at DESC, id DESC LIMIT 100"
+            ),
+            params: vec![
+                Value::Integer(417),
+                Value::Integer(day.timestamp_micros()),
+                Value::Integer((day + chrono::Duration::days(1)).timestamp_micros()),
+            ],
+        },
+        PageQuestion {
+            name: "page_100_by_cursor",
+            query: cursor_query,
+            sql: format!(
+                "SELECT {RAW_COLUMNS} FROM events WHERE started_at <= ?1 \
+                 AND (started_at < ?1 OR id < ?2) ORDER BY started_at DESC, id DESC LIMIT 50"
+            ),
+            params: vec![
+                Value::Integer(cursor.started_at.timestamp_micros()),
+                Value::Blob(cursor.id.as_bytes().to_vec()),
+            ],
+        },
+    ]
+}
+
+/// `HISTORY_BENCH_COUNT=<question>:<n>` (or `<question>/raw_sql:<n>`): asks one page question
+/// `n` times, unmeasured, for `valgrind --tool=callgrind`; the difference between two `n` is
+/// the cost of the extra pages.
+fn count_only(store: &SqliteStore, conn: &rusqlite::Connection) -> bool {
+    let Ok(spec) = std::env::var("HISTORY_BENCH_COUNT") else {
+        return false;
+    };
+    let (name, n) = spec.split_once(':').expect("<question>:<n>");
+    let n: usize = n.parse().expect("a number of pages");
+    let (name, raw_sql) = match name.strip_suffix("/raw_sql") {
+        Some(name) => (name, true),
+        None => (name, false),
+    };
+    let questions = page_questions(store);
+    let q = questions
+        .iter()
+        .find(|q| q.name == name)
+        .unwrap_or_else(|| panic!("no page question {name}"));
+    let mut stmt = conn.prepare(&q.sql).expect("prepare");
+    let mut rows = 0;
+    for _ in 0..n {
+        rows += if raw_sql {
+            raw_page(&mut stmt, rusqlite::params_from_iter(q.params.iter())).len()
+        } else {
+            store.query(&q.query).expect("query").len()
+        };
+    }
+    eprintln!("{spec}: {rows} rows");
+    true
 }
 
 fn queries(c: &mut Criterion) {
     let path = data_file();
     let store = SqliteStore::open(&path).expect("open");
     let conn = raw(&path);
+    if count_only(&store, &conn) {
+        std::process::exit(0);
+    }
     let mut g = c.benchmark_group("query_1m");
     g.sample_size(30);
     g.measurement_time(Duration::from_secs(3));
 
-    let failed = Query::new().status(EventStatus::Failed).limit(50);
-    g.bench_function("newest_50_failed", |b| {
-        b.iter(|| store.query(&failed).expect("query"))
-    });
-    g.bench_function("newest_50_failed/raw_sql", |b| {
-        let mut stmt = conn
-            .prepare("SELECT id, started_at FROM events WHERE status = 'failed' ORDER BY started_at DESC, id DESC LIMIT 50")
-            .expect("prepare");
-        b.iter(|| {
-            stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
-                .expect("query")
-                .count()
-        })
-    });
-
-    let day = start_time() + chrono::Duration::days(12);
-    let users_day = Query::new()
-        .user_id(417)
-        .since(day)
-        .until(day + chrono::Duration::days(1))
-        .limit(100);
-    g.bench_function("one_users_day", |b| {
-        b.iter(|| store.query(&users_day).expect("query"))
-    });
-    g.bench_function("one_users_day/raw_sql", |b| {
-        let mut stmt = conn
-            .prepare("SELECT id FROM events WHERE user_id = 417 AND started_at >= ?1 AND started_at < ?2 ORDER BY started_at DESC, id DESC LIMIT 100")
-            .expect("prepare");
-        let (a, z) = (day.timestamp_micros(), (day + chrono::Duration::days(1)).timestamp_micros());
-        b.iter(|| {
-            stmt.query_map([a, z], |r| r.get::<_, Vec<u8>>(0))
-                .expect("query")
-                .count()
-        })
-    });
-
-    let mut q = Query::new().limit(50);
-    for _ in 0..99 {
-        let page = store.query(&q).expect("query");
-        q.cursor = page.next_cursor;
+    for q in page_questions(&store) {
+        g.bench_function(q.name, |b| b.iter(|| store.query(&q.query).expect("query")));
+        g.bench_function(format!("{}/raw_sql", q.name), |b| {
+            let mut stmt = conn.prepare(&q.sql).expect("prepare");
+            b.iter(|| raw_page(&mut stmt, rusqlite::params_from_iter(q.params.iter())))
+        });
     }
-    let cursor = q.cursor.expect("a 100th page");
-    g.bench_function("page_100_by_cursor", |b| {
-        b.iter(|| store.query(&q).expect("query"))
-    });
-    g.bench_function("page_100_by_cursor/raw_sql", |b| {
-        let mut stmt = conn
-            .prepare("SELECT id FROM events WHERE started_at <= ?1 AND (started_at < ?1 OR id < ?2) ORDER BY started_at DESC, id DESC LIMIT 50")
-            .expect("prepare");
-        let ts = cursor.started_at.timestamp_micros();
-        let id = cursor.id.as_bytes().to_vec();
-        b.iter(|| {
-            stmt.query_map(rusqlite::params![ts, id], |r| r.get::<_, Vec<u8>>(0))
-                .expect("query")
-                .count()
-        })
-    });
 
     let week =
         StatsQuery::new(history::Filter::new().since(end_time() - chrono::Duration::days(7)));
