@@ -13,10 +13,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod validate;
+
 /// A valid JSON document stored as text.
 ///
 /// Create one from any `Serialize` value ([`Json::from_serialize`]), from a
-/// [`serde_json::Value`] (`From`), or by parsing text ([`Json::parse`]). Read it as text
+/// [`serde_json::Value`] (`From`), or by parsing text ([`Json::parse`], or
+/// [`Json::parse_str`] for borrowed text such as a row a store reads back). Read it as text
 /// ([`Json::as_str`]) or as a tree ([`Json::to_value`]).
 ///
 /// ```
@@ -84,9 +87,35 @@ impl Json {
     /// [`Json::MAX_DEPTH`] deep (deeper arrays and objects are replaced by the string
     /// `"[depth limit]"`).
     pub fn parse(text: impl Into<String>) -> Result<Json, serde_json::Error> {
-        let text = cap_depth(text.into());
+        let text = text.into();
+        if validate::is_document(&text) {
+            return Ok(Json(Text::from_string(text)));
+        }
+        let text = cap_depth(text);
         serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
         Ok(Json(Text::from_string(text)))
+    }
+
+    /// [`Json::parse`] for borrowed text: the text is checked in one pass, building nothing,
+    /// and copied once into the `Json` (or kept inline when short).
+    ///
+    /// This is how a store reads back a document it kept as text: the check accepts exactly
+    /// the documents `serde_json` accepts, so a row written by [`Json::as_str`] always reads
+    /// back, and text that is not JSON (a damaged or hand-edited row) is an error, never a
+    /// `Json` that breaks the type's promise.
+    ///
+    /// ```
+    /// use history::Json;
+    /// let stored = String::from(r#"{"name":"vm-1"}"#);
+    /// let j = Json::parse_str(&stored).unwrap();
+    /// assert_eq!(j.as_str(), stored);
+    /// assert!(Json::parse_str(r#"{"name":"#).is_err());
+    /// ```
+    pub fn parse_str(text: &str) -> Result<Json, serde_json::Error> {
+        if validate::is_document(text) {
+            return Ok(Json(Text::new(text)));
+        }
+        Json::parse(text)
     }
 
     /// The deepest nesting of arrays and objects a `Json` keeps, well under the 128 levels

@@ -239,15 +239,19 @@ impl fmt::Display for EventType {
 
 impl FromStr for EventType {
     type Err = Error;
+    /// A well-known name without allocating; any other name as [`EventType::custom`].
     fn from_str(s: &str) -> Result<Self, Error> {
-        EventType::custom(s)
+        match KNOWN_TYPES.iter().find(|(_, n)| *n == s) {
+            Some((t, _)) => Ok(t.clone()),
+            None => EventType::custom(s),
+        }
     }
 }
 
 impl TryFrom<&str> for EventType {
     type Error = Error;
     fn try_from(s: &str) -> Result<Self, Error> {
-        EventType::custom(s)
+        s.parse()
     }
 }
 
