@@ -1,19 +1,15 @@
-//! Events to rows and back.
+//! Events to rows (the columns, and the statements that write them); [`read`](crate::read)
+//! turns rows back into events.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use history::{
-    ErrorInfo, Event, EventId, EventStatus, EventType, Json, SubjectId, TerraformStatus, W3cSpanId,
-    W3cTraceId,
-};
+use history::{Event, Json, SubjectId};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-use rusqlite::Row;
 
 use crate::SqliteError;
 
-/// The columns of `events`, in the order [`read_event`] expects and [`UPSERT`] binds.
+/// The columns of `events`, in the order [`read_event`](crate::read::read_event) expects and [`UPSERT`] binds.
 pub(crate) const COLUMNS: &str = "id, started_at, event_type, status, finished_at, duration_us, \
     operation, user_id, vm_id, credential_id, organization_id, parent_id, trace_id, \
     correlation_id, labels, parameters, result, error, terraform_status, execution, host, service, \
@@ -142,126 +138,4 @@ pub(crate) fn write(
         e.external_span_id.as_ref().map(|id| &id.as_bytes()[..]),
     ])?;
     Ok(n)
-}
-
-fn corrupt(column: &str, what: impl std::fmt::Display) -> SqliteError {
-    SqliteError::Corrupt(format!("column `{column}`: {what}"))
-}
-
-fn id_at(row: &Row<'_>, idx: usize, column: &str) -> Result<Option<EventId>, SqliteError> {
-    match row.get_ref(idx)? {
-        ValueRef::Null => Ok(None),
-        ValueRef::Blob(b) => {
-            let bytes: [u8; 16] = b.try_into().map_err(|_| corrupt(column, "not 16 bytes"))?;
-            Ok(Some(EventId::from_bytes(bytes)))
-        }
-        _ => Err(corrupt(column, "not a blob")),
-    }
-}
-
-/// An external (W3C) id of `N` bytes; all zeros or another length is corruption.
-fn w3c_at<const N: usize, T>(
-    row: &Row<'_>,
-    idx: usize,
-    column: &str,
-    make: fn([u8; N]) -> Option<T>,
-) -> Result<Option<T>, SqliteError> {
-    match row.get_ref(idx)? {
-        ValueRef::Null => Ok(None),
-        ValueRef::Blob(b) => {
-            let bytes: [u8; N] = b
-                .try_into()
-                .map_err(|_| corrupt(column, format!("not {N} bytes")))?;
-            make(bytes)
-                .map(Some)
-                .ok_or_else(|| corrupt(column, "all zeros"))
-        }
-        _ => Err(corrupt(column, "not a blob")),
-    }
-}
-
-fn time_at(row: &Row<'_>, idx: usize, column: &str) -> Result<Option<DateTime<Utc>>, SqliteError> {
-    match row.get::<_, Option<i64>>(idx)? {
-        None => Ok(None),
-        Some(us) => DateTime::from_timestamp_micros(us)
-            .map(Some)
-            .ok_or_else(|| corrupt(column, "time out of range")),
-    }
-}
-
-fn subject_at(row: &Row<'_>, idx: usize, column: &str) -> Result<Option<SubjectId>, SqliteError> {
-    match row.get_ref(idx)? {
-        ValueRef::Null => Ok(None),
-        ValueRef::Integer(i) => Ok(Some(SubjectId::Int(i))),
-        ValueRef::Text(t) => Ok(Some(SubjectId::Text(
-            std::str::from_utf8(t)
-                .map_err(|e| corrupt(column, e))?
-                .to_owned(),
-        ))),
-        _ => Err(corrupt(column, "neither integer nor text")),
-    }
-}
-
-fn json_at(row: &Row<'_>, idx: usize, column: &str) -> Result<Option<Json>, SqliteError> {
-    match row.get::<_, Option<String>>(idx)? {
-        None => Ok(None),
-        Some(text) => Json::parse(text).map(Some).map_err(|e| corrupt(column, e)),
-    }
-}
-
-/// Reads an event from a row selected with [`COLUMNS`].
-pub(crate) fn read_event(row: &Row<'_>) -> Result<Event, SqliteError> {
-    let id = id_at(row, 0, "id")?.ok_or_else(|| corrupt("id", "null"))?;
-    let started_at = time_at(row, 1, "started_at")?.ok_or_else(|| corrupt("started_at", "null"))?;
-    let event_type: String = row.get(2)?;
-    let event_type = EventType::custom(event_type).map_err(|e| corrupt("event_type", e))?;
-    let status: String = row.get(3)?;
-    let status: EventStatus = status.parse().map_err(|e| corrupt("status", e))?;
-    let duration = match row.get::<_, Option<i64>>(5)? {
-        None => None,
-        Some(us) => Some(Duration::from_micros(
-            u64::try_from(us).map_err(|_| corrupt("duration_us", "negative"))?,
-        )),
-    };
-    let labels: BTreeMap<String, String> = match row.get::<_, Option<String>>(14)? {
-        None => BTreeMap::new(),
-        Some(text) => serde_json::from_str(&text).map_err(|e| corrupt("labels", e))?,
-    };
-    let error: Option<Box<ErrorInfo>> = match row.get::<_, Option<String>>(17)? {
-        None => None,
-        Some(text) => Some(serde_json::from_str(&text).map_err(|e| corrupt("error", e))?),
-    };
-    let terraform_status = match row.get::<_, Option<String>>(18)? {
-        None => None,
-        Some(s) => Some(
-            s.parse::<TerraformStatus>()
-                .map_err(|e| corrupt("terraform_status", e))?,
-        ),
-    };
-    Ok(Event {
-        id,
-        event_type,
-        status,
-        started_at,
-        finished_at: time_at(row, 4, "finished_at")?,
-        duration,
-        operation: row.get(6)?,
-        user_id: subject_at(row, 7, "user_id")?,
-        vm_id: subject_at(row, 8, "vm_id")?,
-        credential_id: subject_at(row, 9, "credential_id")?,
-        organization_id: subject_at(row, 10, "organization_id")?,
-        labels,
-        host: row.get(20)?,
-        service: row.get(21)?,
-        parameters: json_at(row, 15, "parameters")?.ok_or_else(|| corrupt("parameters", "null"))?,
-        result: json_at(row, 16, "result")?,
-        error,
-        parent_id: id_at(row, 11, "parent_id")?,
-        trace_id: id_at(row, 12, "trace_id")?,
-        correlation_id: row.get(13)?,
-        external_trace_id: w3c_at(row, 22, "external_trace_id", W3cTraceId::from_bytes)?,
-        external_span_id: w3c_at(row, 23, "external_span_id", W3cSpanId::from_bytes)?,
-        terraform_status,
-        execution: json_at(row, 19, "execution")?,
-    })
 }

@@ -5,7 +5,8 @@
 use history::feed::{self, Change, ChangePage, ChangeToken};
 
 use crate::change_seq::last_seq;
-use crate::codec::{self, COLUMNS};
+use crate::codec::{COLUMNS, COLUMN_COUNT};
+use crate::read;
 use crate::{SqliteError, SqliteStore};
 
 impl SqliteStore {
@@ -30,12 +31,12 @@ impl SqliteStore {
                 let mut rows = stmt.query(rusqlite::params![after_seq, limit as i64])?;
                 let mut changes = Vec::with_capacity(limit.min(1024));
                 while let Some(row) = rows.next()? {
-                    let seq: i64 = row.get(codec::COLUMN_COUNT)?;
+                    let seq: i64 = row.get(COLUMN_COUNT)?;
                     let seq = u64::try_from(seq)
                         .map_err(|_| SqliteError::Corrupt("negative `change_seq`".into()))?;
                     changes.push(Change::new(
                         ChangeToken::from_seq(seq),
-                        codec::read_event(row)?,
+                        read::read_event(row)?,
                     ));
                 }
                 Ok(changes)

@@ -26,6 +26,7 @@ mod health;
 mod options;
 mod owner;
 mod query;
+mod read;
 mod recovery;
 mod retention;
 mod rollup;

@@ -283,6 +283,15 @@ pub(crate) fn open_read_connection(
     conn.pragma_update(None, "query_only", true)?;
     // Read pages straight from the OS cache instead of copying them in (256 MB window).
     conn.pragma_update(None, "mmap_size", 268_435_456)?;
+    // Plans that do not depend on the values bound (SQLite's query planner stability
+    // guarantee). Otherwise SQLite plans a statement again whenever a value it planned with
+    // is bound anew, and a cached statement has its values cleared on every use: each page
+    // query would be planned from scratch, which costs more than reading its rows. Statuses,
+    // the one filter whose value decides the index, are written into the SQL as literals.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 

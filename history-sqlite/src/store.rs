@@ -9,15 +9,16 @@ use std::time::Duration;
 use history::retention::{PurgeReport, Retention};
 use history::stats::{Stats, StatsQuery};
 use history::{
-    ChangePage, ChangeToken, Event, EventId, Filter, HistoryStore, Page, Query, StoreError,
+    ChangePage, ChangeToken, Cursor, Event, EventId, Filter, HistoryStore, Page, Query, StoreError,
 };
 use rusqlite::params_from_iter;
 
 use crate::background::Background;
-use crate::codec::{self, COLUMNS};
+use crate::codec::COLUMNS;
 use crate::connections::Connections;
 use crate::options::SqliteOptions;
 use crate::query::{add_cursor, filter, order_by};
+use crate::read;
 use crate::{owner, schema, SqliteError};
 
 /// Events in an embedded SQLite file.
@@ -174,16 +175,17 @@ impl Drop for SqliteStore {
 fn select_sql(query: &Query) -> (String, Vec<rusqlite::types::Value>) {
     let mut f = filter(query);
     add_cursor(&mut f, query);
-    let limit = f.values.len() + 1;
+    // One more than asked: tells whether another page follows. Written into the statement,
+    // not bound: SQLite plans with a bound LIMIT's value and so plans the statement again on
+    // every run after binding it (a new plan costs more than reading a page of rows), while a
+    // literal keeps the cached plan (one cached statement per page size).
     let sql = format!(
-        "SELECT {COLUMNS} FROM events WHERE {} ORDER BY {} LIMIT ?{limit}",
+        "SELECT {COLUMNS} FROM events WHERE {} ORDER BY {} LIMIT {}",
         f.clause(),
-        order_by(query.order)
+        order_by(query.order),
+        query.limit.saturating_add(1)
     );
-    let mut values = f.values;
-    // One more than asked: tells whether another page follows.
-    values.push(rusqlite::types::Value::Integer(query.limit as i64 + 1));
-    (sql, values)
+    (sql, f.values)
 }
 
 impl HistoryStore for SqliteStore {
@@ -234,7 +236,7 @@ impl HistoryStore for SqliteStore {
                     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))?;
                 let mut rows = stmt.query([&id.as_bytes()[..]])?;
                 match rows.next()? {
-                    Some(row) => Ok(Some(codec::read_event(row)?)),
+                    Some(row) => Ok(Some(read::read_event(row)?)),
                     None => Ok(None),
                 }
             })
@@ -249,19 +251,32 @@ impl HistoryStore for SqliteStore {
         } else {
             None
         };
-        let items = self
+        let (items, more) = self
             .conns
             .read(|conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
                 let mut rows = stmt.query(params_from_iter(values.iter()))?;
-                let mut items = Vec::with_capacity(query.limit.min(1024) + 1);
+                let mut items = Vec::with_capacity(query.limit.min(1024));
                 while let Some(row) = rows.next()? {
-                    items.push(codec::read_event(row)?);
+                    if items.len() == query.limit {
+                        // The row past the page only tells that another page follows.
+                        return Ok((items, true));
+                    }
+                    items.push(read::read_event(row)?);
                 }
-                Ok(items)
+                Ok((items, false))
             })
             .map_err(StoreError::from)?;
-        Ok(Page::from_read(items, query.limit, total))
+        let next_cursor = if more {
+            items.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Ok(Page {
+            items,
+            next_cursor,
+            total,
+        })
     }
 
     fn count(&self, query: &Filter) -> Result<u64, StoreError> {
