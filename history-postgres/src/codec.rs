@@ -9,7 +9,7 @@ use history::{
     W3cTraceId,
 };
 use postgres::binary_copy::BinaryCopyInWriter;
-use postgres::types::{ToSql, Type};
+use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::Row;
 use uuid::Uuid;
 
@@ -85,6 +85,111 @@ fn to_text<T: serde::Serialize + ?Sized>(v: &T, what: &str) -> Result<String, Po
     serde_json::to_string(v).map_err(|e| PostgresError::Corrupt(format!("{what}: {e}")))
 }
 
+/// The columns of `events` a direct `COPY` fills, in the order of [`EVENT_TYPES`].
+const EVENT_COLUMNS: &str = "id, started_at, event_type, status, finished_at, duration_us, \
+    operation, user_id, vm_id, credential_id, organization_id, parent_id, trace_id, \
+    correlation_id, host, service, labels, parameters, result, error, terraform_status, \
+    execution, writer, change_seq, external_trace_id, external_span_id";
+
+/// `COPY` straight into `events` (`{s}` stands for the schema), binary.
+pub(crate) fn copy_events_sql() -> String {
+    format!("COPY {{s}}.events ({EVENT_COLUMNS}) FROM STDIN (FORMAT binary)")
+}
+
+/// The column types of a direct `COPY` into `events`, in order.
+pub(crate) const EVENT_TYPES: &[Type] = &[
+    Type::UUID,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+    Type::TEXT,
+    Type::JSONB,
+    Type::JSONB,
+    Type::JSONB,
+    Type::JSONB,
+    Type::UUID,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+    Type::JSONB,
+    Type::JSONB,
+    Type::JSONB,
+    Type::TEXT,
+    Type::JSONB,
+    Type::UUID,
+    Type::INT8,
+    Type::BYTEA,
+    Type::BYTEA,
+];
+
+/// JSON text sent as `jsonb` (binary format: a version byte, then the text) or `json`; the
+/// server parses it, exactly as a cast from text would.
+#[derive(Debug)]
+struct JsonText<'a>(&'a str);
+
+impl ToSql for JsonText<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == Type::JSONB {
+            out.extend_from_slice(&[1]);
+        }
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB || *ty == Type::JSON
+    }
+
+    to_sql_checked!();
+}
+
+/// The values of one event's row, as sent (JSON as text).
+struct RowValues<'e> {
+    e: &'e Event,
+    subjects: [Option<String>; 4],
+    labels: Option<String>,
+    error: Option<String>,
+    writer: Option<&'e Uuid>,
+    external_trace: Option<&'e [u8]>,
+    external_span: Option<&'e [u8]>,
+}
+
+impl<'e> RowValues<'e> {
+    /// `writer` is this store's id, kept for unfinished events only.
+    fn new(e: &'e Event, writer: &'e Uuid) -> Result<RowValues<'e>, PostgresError> {
+        let subject = |s: &Option<SubjectId>| s.as_ref().map(|s| subject_json(s).to_string());
+        Ok(RowValues {
+            e,
+            subjects: [
+                subject(&e.user_id),
+                subject(&e.vm_id),
+                subject(&e.credential_id),
+                subject(&e.organization_id),
+            ],
+            labels: if e.labels.is_empty() {
+                None
+            } else {
+                Some(to_text(&e.labels, "labels")?)
+            },
+            error: match &e.error {
+                Some(info) => Some(to_text(info, "error")?),
+                None => None,
+            },
+            writer: (!e.status.is_terminal()).then_some(writer),
+            external_trace: e.external_trace_id.as_ref().map(|id| &id.as_bytes()[..]),
+            external_span: e.external_span_id.as_ref().map(|id| &id.as_bytes()[..]),
+        })
+    }
+}
+
 /// Writes one staging row for `e`; `ord` orders the records of one id, `writer` is this
 /// store's id (kept for unfinished events only).
 pub(crate) fn copy_row(
@@ -93,26 +198,9 @@ pub(crate) fn copy_row(
     e: &Event,
     writer: &Uuid,
 ) -> Result<(), PostgresError> {
-    let subject = |s: &Option<SubjectId>| s.as_ref().map(|s| subject_json(s).to_string());
-    let labels = if e.labels.is_empty() {
-        None
-    } else {
-        Some(to_text(&e.labels, "labels")?)
-    };
-    let error = match &e.error {
-        Some(info) => Some(to_text(info, "error")?),
-        None => None,
-    };
-    let (user, vm, credential, organization) = (
-        subject(&e.user_id),
-        subject(&e.vm_id),
-        subject(&e.credential_id),
-        subject(&e.organization_id),
-    );
+    let v = RowValues::new(e, writer)?;
     let operation: &str = &e.operation;
-    let writer = (!e.status.is_terminal()).then_some(writer);
-    let external_trace = e.external_trace_id.as_ref().map(|id| &id.as_bytes()[..]);
-    let external_span = e.external_span_id.as_ref().map(|id| &id.as_bytes()[..]);
+    let [user, vm, credential, organization] = &v.subjects;
     let row: [&(dyn ToSql + Sync); 26] = [
         &ord,
         e.id.as_uuid(),
@@ -122,27 +210,75 @@ pub(crate) fn copy_row(
         &e.finished_at,
         &e.duration.map(duration_micros),
         &operation,
-        &user,
-        &vm,
-        &credential,
-        &organization,
+        user,
+        vm,
+        credential,
+        organization,
         &e.parent_id.as_ref().map(EventId::as_uuid),
         &e.trace_id.as_ref().map(EventId::as_uuid),
         &e.correlation_id,
         &e.host,
         &e.service,
-        &labels,
+        &v.labels,
         &e.parameters.as_str(),
         &e.result.as_ref().map(Json::as_str),
-        &error,
+        &v.error,
         &e.terraform_status.map(|s| s.as_str()),
         &e.execution.as_ref().map(Json::as_str),
-        &writer,
-        &external_trace,
-        &external_span,
+        &v.writer,
+        &v.external_trace,
+        &v.external_span,
     ];
     out.write(&row)?;
     Ok(())
+}
+
+/// Writes one row of a direct `COPY` into `events` for `e`, numbered `change_seq` in the
+/// change feed.
+pub(crate) fn copy_event_row(
+    out: &mut BinaryCopyInWriter<'_>,
+    change_seq: i64,
+    e: &Event,
+    writer: &Uuid,
+) -> Result<(), PostgresError> {
+    let v = RowValues::new(e, writer)?;
+    let e = v.e;
+    let [user, vm, credential, organization] = &v.subjects;
+    let row: [&(dyn ToSql + Sync); 26] = [
+        e.id.as_uuid(),
+        &e.started_at,
+        &e.event_type.as_str(),
+        &e.status.as_str(),
+        &e.finished_at,
+        &e.duration.map(duration_micros),
+        &&*e.operation,
+        &json(user),
+        &json(vm),
+        &json(credential),
+        &json(organization),
+        &e.parent_id.as_ref().map(EventId::as_uuid),
+        &e.trace_id.as_ref().map(EventId::as_uuid),
+        &e.correlation_id,
+        &e.host,
+        &e.service,
+        &json(&v.labels),
+        &JsonText(e.parameters.as_str()),
+        &e.result.as_ref().map(|j| JsonText(j.as_str())),
+        &json(&v.error),
+        &e.terraform_status.map(|s| s.as_str()),
+        &e.execution.as_ref().map(|j| JsonText(j.as_str())),
+        &v.writer,
+        &change_seq,
+        &v.external_trace,
+        &v.external_span,
+    ];
+    out.write(&row)?;
+    Ok(())
+}
+
+/// Optional JSON text as `jsonb`.
+fn json(s: &Option<String>) -> Option<JsonText<'_>> {
+    s.as_deref().map(JsonText)
 }
 
 fn corrupt(column: &str, what: impl std::fmt::Display) -> PostgresError {

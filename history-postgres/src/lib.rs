@@ -27,6 +27,7 @@ pub mod schema;
 mod shared;
 mod stats;
 mod store;
+mod upsert;
 mod write;
 mod writers;
 

@@ -1,14 +1,21 @@
-//! The write path: batches are copied (`COPY`, binary) into a per-session staging table and
-//! upserted into `events` in one statement at commit, keeping one record per id by the rule
-//! of [`Event::replaces`](history::Event::replaces), in SQL. Several batches may be staged
-//! before one commit (group commit). The upsert is prepared once per connection, in two
-//! forms: when the staged ids are all different (the writer keeps them) the rows are taken
-//! as they are; only when one repeats are they sorted to pick each id's winner first.
+//! The write path. A group of batches is written in one transaction, committed together
+//! (group commit), in one of two ways per batch:
 //!
-//! The change feed's numbers are taken in commit order: the upsert runs under a
+//! - **direct**: a batch whose ids are all new to the group and not known to be stored
+//!   already is copied (`COPY`, binary) straight into `events`, numbered in the change feed
+//!   as it goes. Should an id be stored after all, the server refuses the row (primary key)
+//!   and the batch is staged instead: nothing is ever overwritten by this path.
+//! - **staged**: the batch is copied into a per-session staging table and upserted into
+//!   `events` in one statement at commit, keeping one record per id by the rule of
+//!   [`Event::replaces`](history::Event::replaces), in SQL (`upsert.rs`). Once a batch of a
+//!   group is staged, the group's later batches are staged too, so that the records of one
+//!   id are applied in the order they came.
+//!
+//! The change feed's numbers are taken in commit order: they are taken under a
 //! transaction-level advisory lock held until the commit, so a writer that numbers its rows
-//! after another has waited for that one's commit to be visible. The lock covers only the
-//! upsert and the commit, never the copying. Followers are woken with `NOTIFY`.
+//! after another has waited for that one's commit to be visible. A direct batch takes the
+//! lock before it is copied; staged batches are copied without it, and the lock covers only
+//! their upsert and the commit. Followers are woken with `NOTIFY`.
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use std::collections::HashSet;
@@ -16,94 +23,35 @@ use std::collections::HashSet;
 use postgres::{Client, Statement};
 use uuid::Uuid;
 
-use crate::codec::{copy_row, COPY_STAGING, CREATE_STAGING, STAGING_TYPES};
+use crate::codec::{
+    copy_event_row, copy_events_sql, copy_row, COPY_STAGING, CREATE_STAGING, EVENT_TYPES,
+    STAGING_TYPES,
+};
 use crate::names::{lock_key, Names};
+use crate::upsert::{upsert_sql, WRITER_WORK_MEM};
 use crate::{Connector, PostgresError};
 
-/// How far a status is along (`Event::replaces`): unfinished, interrupted, finished.
-macro_rules! rank {
-    ($t:literal) => {
-        concat!(
-            "(CASE ",
-            $t,
-            ".status WHEN 'in_progress' THEN 1 WHEN 'pending' THEN 0 \
-             WHEN 'interrupted' THEN 2 ELSE 3 END)"
-        )
-    };
-}
-
-/// Which of two records of one id the fold of `Event::replaces` keeps: the furthest along,
-/// then (finished records) the latest finish, then the one written last.
-const WINNER_ORDER: &str = concat!(
-    "id, started_at, ",
-    rank!("w"),
-    " DESC, CASE WHEN w.status IN ('in_progress', 'pending') THEN 'epoch'::timestamptz \
-     ELSE coalesce(w.finished_at, 'epoch') END DESC, w.ord DESC"
-);
-
-/// Whether `excluded` (the new record) replaces the stored `e`: `Event::replaces` in SQL.
-const REPLACES: &str = concat!(
-    rank!("excluded"),
-    " > ",
-    rank!("e"),
-    " OR (",
-    rank!("excluded"),
-    " = ",
-    rank!("e"),
-    " AND (excluded.status IN ('in_progress', 'pending') \
-     OR coalesce(excluded.finished_at, 'epoch') >= coalesce(e.finished_at, 'epoch')))"
-);
-
-/// The upsert of everything staged. `dedup`: the staged rows may hold several records of one
-/// id, so the winner of each is picked first (a sort); without, the rows are taken as they
-/// are (the ids are known to be unique).
-/// The writer session's memory for sorts and the rollup triggers' transition tables.
-const WRITER_WORK_MEM: &str = "SET work_mem = '64MB'";
-
-fn upsert_sql(names: &Names, dedup: bool) -> String {
-    let source = if dedup {
-        format!(
-            "(SELECT DISTINCT ON (id, started_at) * FROM pg_temp.history_staging w \
-             ORDER BY {WINNER_ORDER})"
-        )
-    } else {
-        "pg_temp.history_staging".to_owned()
-    };
-    names.sql(&format!(
-        "INSERT INTO {{s}}.events AS e (id, started_at, event_type, status, finished_at, \
-         duration_us, operation, user_id, vm_id, credential_id, organization_id, parent_id, \
-         trace_id, correlation_id, host, service, labels, parameters, result, error, \
-         terraform_status, execution, writer, change_seq, external_trace_id, external_span_id) \
-         SELECT id, started_at, event_type, status, finished_at, duration_us, operation, \
-         user_id::jsonb, vm_id::jsonb, credential_id::jsonb, organization_id::jsonb, \
-         parent_id, trace_id, correlation_id, host, service, labels::jsonb, \
-         parameters::jsonb, result::jsonb, error::jsonb, terraform_status, execution::jsonb, \
-         writer, nextval('{{s}}.changes'), external_trace_id, external_span_id \
-         FROM {source} w \
-         ON CONFLICT (id, started_at) DO UPDATE SET event_type = excluded.event_type, \
-         status = excluded.status, finished_at = excluded.finished_at, \
-         duration_us = excluded.duration_us, operation = excluded.operation, \
-         user_id = excluded.user_id, vm_id = excluded.vm_id, \
-         credential_id = excluded.credential_id, organization_id = excluded.organization_id, \
-         parent_id = excluded.parent_id, trace_id = excluded.trace_id, \
-         correlation_id = excluded.correlation_id, host = excluded.host, \
-         service = excluded.service, labels = excluded.labels, \
-         parameters = excluded.parameters, result = excluded.result, error = excluded.error, \
-         terraform_status = excluded.terraform_status, execution = excluded.execution, \
-         writer = excluded.writer, change_seq = excluded.change_seq, \
-         external_trace_id = excluded.external_trace_id, \
-         external_span_id = excluded.external_span_id \
-         WHERE {REPLACES}"
-    ))
-}
+/// The most ids of unfinished records a session remembers (they send a later record of the
+/// same id to the staging table at once rather than through a refused direct `COPY`).
+const UNFINISHED_REMEMBERED: usize = 100_000;
 
 /// The writer's connection and its open group, if any.
 pub(crate) struct WriteSession {
     client: Option<Client>,
-    /// A transaction is open with batches staged in it.
+    /// A transaction is open with batches written in it.
     open: bool,
     /// The connection was lost with batches staged: the next commit must say so.
     lost: bool,
+    /// The open transaction holds the change-feed lock.
+    locked: bool,
+    /// The group's next batch may go straight into `events` (nothing of it staged yet).
+    direct_ok: bool,
+    /// Rows the group copied straight into `events`.
+    direct_rows: u64,
+    /// Every id the open group wrote, either way.
+    grouped: HashSet<Uuid>,
+    /// Ids this session wrote unfinished records of (a later record of one is an update).
+    unfinished: HashSet<Uuid>,
     /// The next staging row's order.
     ord: i64,
     /// The ids staged in the open transaction, and whether one came twice (then the upsert
@@ -114,6 +62,10 @@ pub(crate) struct WriteSession {
     upsert: [String; 2],
     /// Both, prepared on the current connection.
     prepared: Option<[Statement; 2]>,
+    /// `COPY` straight into `events`.
+    copy_events: String,
+    /// Takes `$1` numbers of the change feed at once; returns the last.
+    reserve: String,
     notify: String,
     lock: i64,
 }
@@ -127,23 +79,50 @@ impl std::fmt::Debug for WriteSession {
     }
 }
 
+/// The connection, which the caller made sure of.
+fn conn(client: &mut Option<Client>) -> Result<&mut Client, PostgresError> {
+    client
+        .as_mut()
+        .ok_or_else(|| PostgresError::Corrupt("no writer connection".into()))
+}
+
+/// Whether `e` is the server refusing a duplicate key.
+fn is_unique_violation(e: &PostgresError) -> bool {
+    matches!(e, PostgresError::Postgres(e)
+        if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION))
+}
+
 impl WriteSession {
     pub(crate) fn new(names: &Names) -> WriteSession {
         WriteSession {
             client: None,
             open: false,
             lost: false,
+            locked: false,
+            direct_ok: true,
+            direct_rows: 0,
+            grouped: HashSet::new(),
+            unfinished: HashSet::new(),
             ord: 0,
             staged: HashSet::new(),
             repeated: false,
             upsert: [upsert_sql(names, false), upsert_sql(names, true)],
             prepared: None,
+            copy_events: names.sql(&copy_events_sql()),
+            reserve: names.sql("SELECT setval('{s}.changes', nextval('{s}.changes') + $1 - 1)"),
             notify: format!("NOTIFY \"{}\"", names.channel),
             lock: lock_key("changes", &names.schema),
         }
     }
 
-    fn forget_staged(&mut self) {
+    /// Forgets the group (after its transaction ended, either way).
+    fn end_group(&mut self) {
+        self.open = false;
+        self.locked = false;
+        self.direct_ok = true;
+        self.direct_rows = 0;
+        self.grouped.clear();
+        self.ord = 0;
         self.staged.clear();
         self.repeated = false;
     }
@@ -169,9 +148,7 @@ impl WriteSession {
             ]);
             self.client = Some(client);
         }
-        self.client
-            .as_mut()
-            .ok_or_else(|| PostgresError::Corrupt("no writer connection".into()))
+        conn(&mut self.client)
     }
 
     /// Forgets a connection that failed (it is reconnected on the next write); batches
@@ -183,18 +160,17 @@ impl WriteSession {
         if closed {
             self.client = None;
             self.prepared = None;
-            self.forget_staged();
             if self.open {
                 self.lost = true;
             }
-            self.open = false;
+            self.end_group();
         }
         e
     }
 
-    /// Copies `batch` into the open transaction (opening one). On error nothing of `batch`
-    /// stays, and what was staged before stays staged (unless the connection was lost:
-    /// then the next commit reports it).
+    /// Writes `batch` into the open transaction (opening one). On error nothing of `batch`
+    /// stays, and what was written before stays (unless the connection was lost: then the
+    /// next commit reports it).
     pub(crate) fn stage(
         &mut self,
         connector: &Connector,
@@ -213,12 +189,106 @@ impl WriteSession {
         batch: &[history::Event],
         writer: &Uuid,
     ) -> Result<(), PostgresError> {
-        let open = self.open;
-        let mut ord = self.ord;
+        let was_open = self.open;
         let client = self.client(connector)?;
-        if !open {
+        if !was_open {
             client.batch_execute("BEGIN")?;
         }
+        match self.write_in_tx(batch, writer) {
+            Ok(()) => {
+                self.open = true;
+                self.remember(batch);
+                Ok(())
+            }
+            Err(e) => {
+                if !was_open {
+                    if let Some(client) = self.client.as_mut().filter(|c| !c.is_closed()) {
+                        let _ = client.batch_execute("ROLLBACK");
+                    }
+                    self.end_group();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether `batch` may go straight into `events`: none of its ids is in the group
+    /// already, repeated within it, or known to be stored unfinished.
+    fn all_new(&self, batch: &[history::Event]) -> bool {
+        let mut seen = HashSet::with_capacity(batch.len());
+        batch.iter().all(|e| {
+            let id = e.id.as_uuid();
+            !self.grouped.contains(id) && !self.unfinished.contains(id) && seen.insert(*id)
+        })
+    }
+
+    /// Writes `batch` in the open transaction, straight into `events` when it may, else into
+    /// the staging table. On error nothing of `batch` stays.
+    fn write_in_tx(
+        &mut self,
+        batch: &[history::Event],
+        writer: &Uuid,
+    ) -> Result<(), PostgresError> {
+        if self.direct_ok && self.all_new(batch) {
+            match self.copy_direct(batch, writer) {
+                Ok(()) => return Ok(()),
+                // An id was stored before (a retried or replayed batch, a record of a call
+                // another session started): stage it, the upsert applies the rule.
+                Err(e) if is_unique_violation(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.direct_ok = false;
+        self.copy_staging(batch, writer)
+    }
+
+    /// Copies `batch` straight into `events` under the change-feed lock, numbering its rows.
+    fn copy_direct(
+        &mut self,
+        batch: &[history::Event],
+        writer: &Uuid,
+    ) -> Result<(), PostgresError> {
+        let client = conn(&mut self.client)?;
+        if !self.locked {
+            client.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock])?;
+            self.locked = true;
+        }
+        let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+        let last: i64 = client.query_one(self.reserve.as_str(), &[&n])?.get(0);
+        let first = last - n + 1;
+        client.batch_execute("SAVEPOINT history_batch")?;
+        let copied = (|| -> Result<(), PostgresError> {
+            let sink = client.copy_in(self.copy_events.as_str())?;
+            let mut out = BinaryCopyInWriter::new(sink, EVENT_TYPES);
+            for (seq, e) in (first..).zip(batch) {
+                copy_event_row(&mut out, seq, e, writer)?;
+            }
+            out.finish()?;
+            Ok(())
+        })();
+        match copied {
+            Ok(()) => {
+                client.batch_execute("RELEASE SAVEPOINT history_batch")?;
+                self.direct_rows += batch.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                if !client.is_closed() {
+                    client.batch_execute("ROLLBACK TO SAVEPOINT history_batch")?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Copies `batch` into the staging table, for the upsert at commit.
+    fn copy_staging(
+        &mut self,
+        batch: &[history::Event],
+        writer: &Uuid,
+    ) -> Result<(), PostgresError> {
+        let mut ord = self.ord;
+        let client = conn(&mut self.client)?;
         client.batch_execute("SAVEPOINT history_batch")?;
         let copied = (|| -> Result<(), PostgresError> {
             let sink = client.copy_in(COPY_STAGING)?;
@@ -233,7 +303,6 @@ impl WriteSession {
         match copied {
             Ok(()) => {
                 client.batch_execute("RELEASE SAVEPOINT history_batch")?;
-                self.open = true;
                 self.ord = ord;
                 for e in batch {
                     if !self.staged.insert(*e.id.as_uuid()) {
@@ -244,14 +313,26 @@ impl WriteSession {
             }
             Err(e) => {
                 if !client.is_closed() {
-                    let undo = if open {
-                        "ROLLBACK TO SAVEPOINT history_batch"
-                    } else {
-                        "ROLLBACK"
-                    };
-                    let _ = client.batch_execute(undo);
+                    let _ = client.batch_execute("ROLLBACK TO SAVEPOINT history_batch");
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// Notes the ids of a batch written in the group, and which are stored unfinished.
+    fn remember(&mut self, batch: &[history::Event]) {
+        for e in batch {
+            let id = *e.id.as_uuid();
+            self.grouped.insert(id);
+            if e.status.is_terminal() {
+                self.unfinished.remove(&id);
+            } else {
+                if self.unfinished.len() >= UNFINISHED_REMEMBERED {
+                    // Only a shortcut: a direct copy of a stored id is refused, then staged.
+                    self.unfinished.clear();
+                }
+                self.unfinished.insert(id);
             }
         }
     }
@@ -272,32 +353,31 @@ impl WriteSession {
                 if let Some(client) = self.client.as_mut() {
                     let _ = client.batch_execute("ROLLBACK");
                 }
-                self.open = false;
-                self.ord = 0;
-                self.forget_staged();
+                self.end_group();
                 Err(e)
             }
         }
     }
 
     fn commit_inner(&mut self) -> Result<u64, PostgresError> {
-        let client = self
-            .client
-            .as_mut()
-            .ok_or_else(|| PostgresError::Corrupt("no writer connection".into()))?;
-        client.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock])?;
-        let prepared = self
-            .prepared
-            .as_ref()
-            .ok_or_else(|| PostgresError::Corrupt("upsert not prepared".into()))?;
-        let n = client.execute(&prepared[usize::from(self.repeated)], &[])?;
+        let client = conn(&mut self.client)?;
+        if !self.locked {
+            client.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock])?;
+            self.locked = true;
+        }
+        let mut n = self.direct_rows;
+        if !self.staged.is_empty() {
+            let prepared = self
+                .prepared
+                .as_ref()
+                .ok_or_else(|| PostgresError::Corrupt("upsert not prepared".into()))?;
+            n += client.execute(&prepared[usize::from(self.repeated)], &[])?;
+        }
         if n > 0 {
             client.batch_execute(&self.notify)?;
         }
         client.batch_execute("COMMIT")?;
-        self.open = false;
-        self.ord = 0;
-        self.forget_staged();
+        self.end_group();
         Ok(n)
     }
 }
