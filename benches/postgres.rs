@@ -3,8 +3,9 @@
 //! `postgres://postgres@127.0.0.1:5432/test`), in a schema of its own dropped at the end.
 //!
 //! - `pg_ingest/recorder`: N finished events (built beforehand) through `Recorder::record`
-//!   into `PostgresStore`, then `flush()`: validation, redaction, the queue, the writer's
-//!   `COPY` into its staging table and the upsert that keeps the final state;
+//!   into `PostgresStore`, then `flush()`: validation, redaction, the queue, and the writer's
+//!   binary `COPY` of each batch (ids all new) straight into the events table under the
+//!   change-feed lock, with the rollup triggers on, committed in groups;
 //! - `pg_ingest/raw_copy`: the same rows with one binary `COPY` straight into the events
 //!   table (same schema, partitions and indexes, the rollup triggers off), in one
 //!   transaction: the floor.
