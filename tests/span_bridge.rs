@@ -94,6 +94,18 @@ async fn resize(size: u32) -> u32 {
     size
 }
 
+/// tracing's interest cache is process-wide: a callsite first reached by a test without a
+/// subscriber, while another test's scoped subscriber is being set up, can be cached as
+/// "never interested" for good (its registration races the other test's rebuild of the
+/// cache). The tests of this binary take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn recorder() -> Recorder {
     Recorder::new(MemoryStore::new()).unwrap()
 }
@@ -109,6 +121,7 @@ fn events(recorder: &Recorder) -> Vec<history::Event> {
 
 #[test]
 fn log_lines_inside_a_tracked_call_carry_its_event_id() {
+    let _turn = one_at_a_time();
     let recorder = recorder();
     let lines = Lines::default();
     let spans = Spans::default();
@@ -121,9 +134,8 @@ fn log_lines_inside_a_tracked_call_carry_its_event_id() {
         )
         .with(spans.clone());
     tracing::subscriber::with_default(subscriber, || {
-        // Tests of this binary run in parallel, one without a subscriber: a callsite first
-        // reached there may have cached "never interested" before this scoped subscriber
-        // existed (tracing's interest cache is global). Rebuild it under this subscriber.
+        // A callsite first reached by an earlier test without a subscriber cached "never
+        // interested" (tracing's interest cache is global): rebuild it under this one.
         tracing::callsite::rebuild_interest_cache();
         history::with_default(&recorder, || {
             create_vm(7, "web").unwrap();
@@ -176,6 +188,7 @@ fn log_lines_inside_a_tracked_call_carry_its_event_id() {
 
 #[test]
 fn an_async_call_is_inside_its_span_on_every_poll() {
+    let _turn = one_at_a_time();
     let recorder = recorder();
     let lines = Lines::default();
     let writer = lines.clone();
@@ -187,9 +200,8 @@ fn an_async_call_is_inside_its_span_on_every_poll() {
         .build()
         .unwrap();
     tracing::subscriber::with_default(subscriber, || {
-        // Tests of this binary run in parallel, one without a subscriber: a callsite first
-        // reached there may have cached "never interested" before this scoped subscriber
-        // existed (tracing's interest cache is global). Rebuild it under this subscriber.
+        // A callsite first reached by an earlier test without a subscriber cached "never
+        // interested" (tracing's interest cache is global): rebuild it under this one.
         tracing::callsite::rebuild_interest_cache();
         history::with_default(&recorder, || {
             assert_eq!(runtime.block_on(resize(8)), 8);
@@ -206,6 +218,7 @@ fn an_async_call_is_inside_its_span_on_every_poll() {
 
 #[test]
 fn without_a_subscriber_the_call_is_recorded_as_usual() {
+    let _turn = one_at_a_time();
     let recorder = recorder();
     history::with_default(&recorder, || create_vm(1, "x").unwrap());
     let events = events(&recorder);
