@@ -52,7 +52,11 @@ impl<T: Debug + ?Sized> ViaDebug for &Capture<'_, T> {
         let value = self.0;
         out.value::<T>(|buf, state| {
             let text = format!("{value:?}");
-            serde_json::to_writer(buf, &*redaction::redact_debug(&text, state.policy))
+            redaction::json_writer::write_escaped(
+                buf,
+                &redaction::redact_debug(&text, state.policy),
+            );
+            Ok(())
         });
     }
 }

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::recorder_arg::AsRecorder;
+use crate::redact::json_writer::JsonWriter;
 use crate::redact::serializer::{State, MIN_SECRET_LEN};
 use crate::redact::{self as redaction, Capturing, Redactor};
 
@@ -15,13 +16,13 @@ use crate::Json;
 thread_local! {
     /// A buffer reused by the captures on this thread, so that capturing a value costs one
     /// allocation (the shared copy in [`Json`]) instead of two.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static SCRATCH: Cell<String> = const { Cell::new(String::new()) };
 }
 
 /// Buffers larger than this are not kept for reuse.
 const SCRATCH_KEEP: usize = 64 * 1024;
 
-fn scratch() -> Vec<u8> {
+fn scratch() -> String {
     // Taken, not borrowed: a capture that runs another tracked call (a `Serialize` impl,
     // say) just finds no buffer and allocates one.
     let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
@@ -29,17 +30,14 @@ fn scratch() -> Vec<u8> {
     buf
 }
 
-fn json_from_scratch(buf: Vec<u8>) -> Json {
-    // serde_json writes UTF-8, and so does everything else here.
-    let json = match std::str::from_utf8(&buf) {
-        Ok(text) => Json::from_trusted_str(text),
-        Err(_) => Json::null(),
-    };
+fn json_from_scratch(buf: String) -> Json {
+    // Text all along: no second look at the bytes.
+    let json = Json::from_trusted_str(&buf);
     give_back(buf);
     json
 }
 
-fn give_back(buf: Vec<u8>) {
+fn give_back(buf: String) {
     if buf.capacity() <= SCRATCH_KEEP {
         let _ = SCRATCH.try_with(|s| s.set(buf));
     }
@@ -49,7 +47,7 @@ fn give_back(buf: Vec<u8>) {
 /// recorder's policy, within its size cap; a capture that fails or panics leaves a marker.
 #[derive(Debug)]
 pub struct Sink<'c> {
-    buf: Vec<u8>,
+    buf: String,
     settings: &'c Capturing,
     /// The text of every value redacted so far (to scrub from the rest of the event).
     pub(super) secrets: Vec<String>,
@@ -70,7 +68,7 @@ impl<'c> Sink<'c> {
     #[inline]
     pub(super) fn value<T: ?Sized>(
         &mut self,
-        write: impl FnOnce(&mut Vec<u8>, &State<'_>) -> Result<(), serde_json::Error>,
+        write: impl FnOnce(&mut String, &State<'_>) -> Result<(), serde_json::Error>,
     ) {
         let start = self.buf.len();
         let state = State {
@@ -131,7 +129,9 @@ impl<'c> Sink<'c> {
 
     /// Writes a JSON value as given (already redacted by the caller).
     pub(crate) fn write_value(&mut self, value: &serde_json::Value) {
-        self.value::<serde_json::Value>(|buf, _| serde_json::to_writer(buf, value));
+        self.value::<serde_json::Value>(|buf, _| {
+            serde::Serialize::serialize(value, JsonWriter::new(buf))
+        });
     }
 
     /// The recorder's redaction policy.
@@ -151,7 +151,7 @@ impl<'c> Sink<'c> {
 }
 
 #[inline]
-fn write_string(out: &mut Vec<u8>, text: &str) {
+fn write_string(out: &mut String, text: &str) {
     crate::redact::json_writer::write_escaped(out, text);
 }
 
@@ -199,7 +199,7 @@ impl<'c> Params<'c> {
     /// An empty object, captured under `settings`.
     pub(crate) fn with(settings: &'c Capturing) -> Params<'c> {
         let mut sink = Sink::new(settings);
-        sink.buf.push(b'{');
+        sink.buf.push('{');
         Params { sink, empty: true }
     }
 
@@ -222,10 +222,10 @@ impl<'c> Params<'c> {
     #[inline]
     pub fn field(&mut self, key: &'static str) -> &mut Sink<'c> {
         if !self.empty {
-            self.sink.buf.push(b',');
+            self.sink.buf.push(',');
         }
         self.empty = false;
-        self.sink.buf.extend_from_slice(key.as_bytes());
+        self.sink.buf.push_str(key);
         &mut self.sink
     }
 
@@ -252,7 +252,7 @@ impl<'c> Params<'c> {
                 secrets: self.sink.secrets,
             };
         }
-        self.sink.buf.push(b'}');
+        self.sink.buf.push('}');
         let max = self.sink.settings.max_value_bytes;
         let (json, secrets) = self.sink.finish_json();
         let json = if json.len() > max {

@@ -1,4 +1,4 @@
-//! [`JsonWriter`]: compact JSON written straight into a byte buffer, for captured values.
+//! [`JsonWriter`]: compact JSON written straight into a `String`, for captured values.
 //!
 //! The output is byte for byte what `serde_json::to_writer` writes (compact form, the same
 //! escapes, floats formatted by serde_json itself), but strings are scanned for characters
@@ -25,14 +25,14 @@ enum Mode {
 
 /// Writes one value as compact JSON into a buffer.
 pub(crate) struct JsonWriter<'a> {
-    out: &'a mut Vec<u8>,
+    out: &'a mut String,
     mode: Mode,
 }
 
 impl<'a> JsonWriter<'a> {
     /// A writer of one value into `out`.
     #[inline]
-    pub(crate) fn new(out: &'a mut Vec<u8>) -> JsonWriter<'a> {
+    pub(crate) fn new(out: &'a mut String) -> JsonWriter<'a> {
         JsonWriter {
             out,
             mode: Mode::Value,
@@ -50,13 +50,13 @@ impl<'a> JsonWriter<'a> {
 
     /// An integer or a boolean: quoted as a map key.
     #[inline]
-    fn scalar(self, text: &[u8]) -> Result<(), Error> {
+    fn scalar(self, text: &str) -> Result<(), Error> {
         match self.mode {
-            Mode::Value => self.out.extend_from_slice(text),
+            Mode::Value => self.out.push_str(text),
             Mode::Key => {
-                self.out.push(b'"');
-                self.out.extend_from_slice(text);
-                self.out.push(b'"');
+                self.out.push('"');
+                self.out.push_str(text);
+                self.out.push('"');
             }
             Mode::Raw => return Err(Error::custom("expected RawValue")),
         }
@@ -65,11 +65,11 @@ impl<'a> JsonWriter<'a> {
 
     fn float<F: Serialize + Copy>(self, v: F, finite: bool) -> Result<(), Error> {
         match self.mode {
-            Mode::Value => serde_json::to_writer(&mut *self.out, &v),
+            Mode::Value => write_float(self.out, v),
             Mode::Key if finite => {
-                self.out.push(b'"');
-                serde_json::to_writer(&mut *self.out, &v)?;
-                self.out.push(b'"');
+                self.out.push('"');
+                write_float(self.out, v)?;
+                self.out.push('"');
                 Ok(())
             }
             Mode::Key => Err(Error::custom(
@@ -80,9 +80,9 @@ impl<'a> JsonWriter<'a> {
     }
 
     #[inline]
-    fn compound(mut self, open: &[u8], close: &'static [u8]) -> Result<Compound<'a>, Error> {
+    fn compound(mut self, open: &str, close: &'static str) -> Result<Compound<'a>, Error> {
         self.plain()?;
-        self.out.extend_from_slice(open);
+        self.out.push_str(open);
         Ok(Compound {
             out: self.out,
             first: true,
@@ -97,7 +97,7 @@ macro_rules! integers {
         #[inline]
         fn $method(self, v: $t) -> Result<(), Error> {
             let mut text = itoa::Buffer::new();
-            self.scalar(text.format(v).as_bytes())
+            self.scalar(text.format(v))
         }
     )*};
 }
@@ -115,7 +115,7 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
 
     #[inline]
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
-        self.scalar(if v { b"true" } else { b"false" })
+        self.scalar(if v { "true" } else { "false" })
     }
 
     integers! {
@@ -147,7 +147,7 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
     #[inline]
     fn serialize_str(self, v: &str) -> Result<(), Error> {
         match self.mode {
-            Mode::Raw => self.out.extend_from_slice(v.as_bytes()),
+            Mode::Raw => self.out.push_str(v),
             Mode::Value | Mode::Key => write_escaped(self.out, v),
         }
         Ok(())
@@ -173,7 +173,7 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
 
     fn serialize_unit(mut self) -> Result<(), Error> {
         self.plain()?;
-        self.out.extend_from_slice(b"null");
+        self.out.push_str("null");
         Ok(())
     }
 
@@ -206,21 +206,21 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
         value: &T,
     ) -> Result<(), Error> {
         self.plain()?;
-        self.out.push(b'{');
+        self.out.push('{');
         write_escaped(self.out, variant);
-        self.out.push(b':');
+        self.out.push(':');
         value.serialize(JsonWriter::new(&mut *self.out))?;
-        self.out.push(b'}');
+        self.out.push('}');
         Ok(())
     }
 
     #[inline]
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, Error> {
-        self.compound(b"[", b"]")
+        self.compound("[", "]")
     }
 
     fn serialize_tuple(self, _len: usize) -> Result<Compound<'a>, Error> {
-        self.compound(b"[", b"]")
+        self.compound("[", "]")
     }
 
     fn serialize_tuple_struct(
@@ -228,7 +228,7 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
         _name: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, Error> {
-        self.compound(b"[", b"]")
+        self.compound("[", "]")
     }
 
     fn serialize_tuple_variant(
@@ -239,14 +239,14 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
         _len: usize,
     ) -> Result<Compound<'a>, Error> {
         self.plain()?;
-        self.out.push(b'{');
+        self.out.push('{');
         write_escaped(self.out, variant);
-        self.compound(b":[", b"]}")
+        self.compound(":[", "]}")
     }
 
     #[inline]
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, Error> {
-        self.compound(b"{", b"}")
+        self.compound("{", "}")
     }
 
     #[inline]
@@ -255,11 +255,11 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
             return Ok(Compound {
                 out: self.out,
                 first: true,
-                close: b"",
+                close: "",
                 raw: true,
             });
         }
-        self.compound(b"{", b"}")
+        self.compound("{", "}")
     }
 
     fn serialize_struct_variant(
@@ -270,18 +270,18 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
         _len: usize,
     ) -> Result<Compound<'a>, Error> {
         self.plain()?;
-        self.out.push(b'{');
+        self.out.push('{');
         write_escaped(self.out, variant);
-        self.compound(b":{", b"}}")
+        self.compound(":{", "}}")
     }
 }
 
 /// An array, object or variant being written.
 pub(crate) struct Compound<'a> {
-    out: &'a mut Vec<u8>,
+    out: &'a mut String,
     first: bool,
     /// What `end` writes.
-    close: &'static [u8],
+    close: &'static str,
     /// A `RawValue`: its one field is written as it is.
     raw: bool,
 }
@@ -292,7 +292,7 @@ impl Compound<'_> {
         if self.first {
             self.first = false;
         } else {
-            self.out.push(b',');
+            self.out.push(',');
         }
     }
 
@@ -312,13 +312,13 @@ impl Compound<'_> {
         }
         self.separate();
         write_escaped(self.out, key);
-        self.out.push(b':');
+        self.out.push(':');
         value.serialize(JsonWriter::new(&mut *self.out))
     }
 
     #[inline]
     fn close(self) -> Result<(), Error> {
-        self.out.extend_from_slice(self.close);
+        self.out.push_str(self.close);
         Ok(())
     }
 }
@@ -390,7 +390,7 @@ impl ser::SerializeMap for Compound<'_> {
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.out.push(b':');
+        self.out.push(':');
         value.serialize(JsonWriter::new(&mut *self.out))
     }
 
@@ -451,52 +451,63 @@ fn word_at(bytes: &[u8]) -> u64 {
 
 /// Writes `text` as a JSON string, escaped as serde_json escapes it.
 #[inline]
-pub(crate) fn write_escaped(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    if may_need_escapes(bytes) {
-        write_escaped_bytes(out, bytes);
+pub(crate) fn write_escaped(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
+    out.push('"');
+    if may_need_escapes(text.as_bytes()) {
+        write_escaped_text(out, text);
     } else {
-        out.extend_from_slice(bytes);
+        out.push_str(text);
     }
-    out.push(b'"');
+    out.push('"');
 }
 
-/// The inside of a string holding (maybe) bytes to escape.
+/// The inside of a string holding (maybe) characters to escape.
 #[cold]
-fn write_escaped_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    // Bytes before `run` are written.
+fn write_escaped_text(out: &mut String, text: &str) {
+    // Text before `run` is written. Every escaped character is one ASCII byte, so `run` and
+    // `i` always fall between characters.
     let mut run = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
+    for (i, byte) in text.bytes().enumerate() {
         if escaped(byte) {
-            out.extend_from_slice(&bytes[run..i]);
+            out.push_str(text.get(run..i).unwrap_or_default());
             write_escape(out, byte);
             run = i + 1;
         }
     }
-    out.extend_from_slice(&bytes[run..]);
+    out.push_str(text.get(run..).unwrap_or_default());
 }
 
-fn write_escape(out: &mut Vec<u8>, byte: u8) {
+fn write_escape(out: &mut String, byte: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     match byte {
-        b'"' => out.extend_from_slice(b"\\\""),
-        b'\\' => out.extend_from_slice(b"\\\\"),
-        0x08 => out.extend_from_slice(b"\\b"),
-        0x0c => out.extend_from_slice(b"\\f"),
-        b'\n' => out.extend_from_slice(b"\\n"),
-        b'\r' => out.extend_from_slice(b"\\r"),
-        b'\t' => out.extend_from_slice(b"\\t"),
-        _ => out.extend_from_slice(&[
-            b'\\',
-            b'u',
-            b'0',
-            b'0',
-            HEX[usize::from(byte >> 4)],
-            HEX[usize::from(byte & 0xf)],
-        ]),
+        b'"' => out.push_str("\\\""),
+        b'\\' => out.push_str("\\\\"),
+        0x08 => out.push_str("\\b"),
+        0x0c => out.push_str("\\f"),
+        b'\n' => out.push_str("\\n"),
+        b'\r' => out.push_str("\\r"),
+        b'\t' => out.push_str("\\t"),
+        _ => {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
     }
+}
+
+/// Writes a float as serde_json does (`null` when it is not finite), through a buffer on the
+/// stack.
+fn write_float<F: Serialize>(out: &mut String, v: F) -> Result<(), Error> {
+    let mut buf = [0u8; 40];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    serde_json::to_writer(&mut cursor, &v)?;
+    let len = usize::try_from(cursor.position()).unwrap_or(0);
+    match std::str::from_utf8(buf.get(..len).unwrap_or_default()) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str("null"),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,11 +7,11 @@ use serde::Serialize;
 use super::JsonWriter;
 
 fn ours<T: Serialize + ?Sized>(value: &T) -> Result<String, String> {
-    let mut out = Vec::new();
+    let mut out = String::new();
     value
         .serialize(JsonWriter::new(&mut out))
         .map_err(|e| e.to_string())?;
-    String::from_utf8(out).map_err(|e| e.to_string())
+    Ok(out)
 }
 
 fn same<T: Serialize + ?Sized + std::fmt::Debug>(value: &T) {
